@@ -1,0 +1,36 @@
+"""CAM: Zhou et al., CVPR 2016, https://arxiv.org/abs/1512.04150."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from livecam import graph
+from livecam.cam.base import CamMethod
+from livecam.errors import MethodError
+
+
+class ClassActivationMap(CamMethod):
+    """Channels weighted by the class's row of the dense layer after global
+    average pooling. Needs no gradient, only a GAP -> Dense head."""
+
+    name = "cam"
+    paper = "https://arxiv.org/abs/1512.04150"
+    uses_gradients = False
+
+    def __init__(self) -> None:
+        self._kernel: tf.Variable | None = None
+
+    def prepare(self, model, cam_layer: str) -> None:
+        dense = graph.gap_dense_head(model, cam_layer)
+        if dense is None:
+            after = [type(layer).__name__ for layer in graph.head_after(model, cam_layer)]
+            raise MethodError(
+                f"method 'cam' needs GlobalAveragePooling2D -> Dense right after layer "
+                f"{cam_layer!r}, but model {model.name!r} has {' -> '.join(after) or 'nothing'}; "
+                f"use gradcam instead"
+            )
+        self._kernel = dense.kernel  # [channels, classes]
+
+    def channel_weights(self, activations, gradients, class_ids):
+        kernel = tf.cast(self._kernel, tf.float32)
+        return tf.transpose(tf.gather(kernel, class_ids, axis=1))

@@ -1,0 +1,17 @@
+"""Grad-CAM: Selvaraju et al., ICCV 2017, https://arxiv.org/abs/1610.02391."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from livecam.cam.base import CamMethod
+
+
+class GradCam(CamMethod):
+    """Each channel is weighted by its gradient averaged over height and width."""
+
+    name = "gradcam"
+    paper = "https://arxiv.org/abs/1610.02391"
+
+    def channel_weights(self, activations, gradients, class_ids):
+        return tf.reduce_mean(gradients, axis=(1, 2))

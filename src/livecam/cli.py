@@ -1,0 +1,311 @@
+"""The ``livecam`` command line: a thin layer over the library.
+
+Each command parses options, calls the library, and turns a
+:class:`~livecam.errors.LivecamError` into one red line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from livecam import __version__
+from livecam.errors import LivecamError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    help="Live class-activation-map (Grad-CAM) overlays for webcams, videos and images.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+_state = {"debug": False}
+
+
+def fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """One line instead of a traceback (unless --debug), and the exit code."""
+    try:
+        yield
+    except LivecamError as exc:
+        if _state["debug"]:
+            raise
+        fail(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        fail("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _quiet_tensorflow_import() -> None:
+    """Import TensorFlow with its C++ start-up messages (CUDA probing on a
+    CPU-only machine) sent to /dev/null: they are noise to a CLI user."""
+    if _state["debug"] or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()  # device initialisation logs too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"livecam {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Live class-activation-map (Grad-CAM) overlays for webcams, videos and images."""
+    _state["debug"] = debug
+    if ctx.invoked_subcommand is not None:
+        _quiet_tensorflow_import()
+
+
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="lite0 (bundled, offline), a keras.applications name "
+        "(vgg16, resnet50, ...) or a .keras/.h5 file.",
+    ),
+]
+WeightsOption = Annotated[
+    str,
+    typer.Option(
+        help="imagenet (downloaded by Keras; bundled for lite0), none, or a weights file."
+    ),
+]
+LayerOption = Annotated[Optional[str], typer.Option(help="CAM layer; default: auto-detected.")]
+LabelsOption = Annotated[Optional[Path], typer.Option(help="Labels file, one per line.")]
+MethodOption = Annotated[str, typer.Option(help="gradcam, gradcam++ or cam.")]
+ScoreOption = Annotated[str, typer.Option(help="Differentiate the logit or the probability.")]
+TopOption = Annotated[
+    Optional[int], typer.Option("--top", "-k", help="Explain each of the k most likely classes.")
+]
+ClassOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--class", "-c", help="Explain this class (name or index); repeatable."),
+]
+AlphaOption = Annotated[float, typer.Option(help="Heatmap weight in the blend, 0..1.")]
+ColormapOption = Annotated[str, typer.Option(help="OpenCV colormap name.")]
+InputSizeOption = Annotated[
+    Optional[int], typer.Option(help="Run the model at this square input size.")
+]
+PrecisionOption = Annotated[str, typer.Option(help="float32, mixed_bfloat16 or mixed_float16.")]
+
+
+def _validate_common(
+    alpha: float,
+    colormap: str,
+    top: int | None,
+    classes: list[str] | None,
+    precision: str,
+    method: str,
+) -> None:
+    from livecam.cam import METHODS
+    from livecam.models import PRECISIONS
+    from livecam.render import check_alpha, colormap_id
+
+    check_alpha(alpha)
+    colormap_id(colormap)
+    if top is not None and top < 1:
+        raise LivecamError(f"--top must be at least 1, got {top}")
+    if top is not None and classes:
+        raise LivecamError("use either --top or --class, not both")
+    if precision not in PRECISIONS:
+        raise LivecamError(
+            f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
+    if method.lower() not in METHODS:
+        raise LivecamError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _explainer(
+    model: str,
+    weights: str,
+    layer: str | None,
+    labels: Path | None,
+    method: str,
+    score: str,
+    top: int | None,
+    classes: list[str] | None,
+    input_size: int | None,
+    precision: str,
+):
+    from livecam import targets as target_specs
+    from livecam.explain import Explainer
+    from livecam.models import load_model
+
+    with redirect_stdout(sys.stderr):  # Keras prints download progress; keep stdout for results
+        bundle = load_model(
+            model,
+            weights=weights,
+            layer=layer,
+            labels=labels,
+            input_size=input_size,
+            precision=precision,
+        )
+    wanted = target_specs.classes(bundle.labels, classes) if classes else target_specs.top(top or 1)
+    return Explainer(bundle, method=method, targets=wanted, score=score)
+
+
+def _print_result(result: Any) -> None:
+    typer.echo(str(result.path))
+    shown = {t.index for t in result.targets}
+    for rank, prediction in enumerate(result.explanation.predictions[:5], start=1):
+        mark = "*" if prediction.index in shown else " "
+        typer.echo(f" {mark}{rank}. {prediction.name:<32} {prediction.probability:7.2%}")
+    for target in result.targets:
+        typer.echo(f"   {target.overlay}")
+    if result.comparison:
+        typer.echo(f"   {result.comparison}")
+
+
+def _each(paths: list[Path], work: Callable[[Path], Any]) -> int:
+    """Run ``work`` per input; a failing input is reported and the rest still run."""
+    failures = 0
+    for path in paths:
+        try:
+            work(path)
+        except LivecamError as exc:
+            if _state["debug"]:
+                raise
+            fail(str(exc))
+            failures += 1
+    return failures
+
+
+@app.command()
+def image(
+    paths: Annotated[list[Path], typer.Argument(help="Image files.", show_default=False)],
+    model: ModelOption = "lite0",
+    weights: WeightsOption = "imagenet",
+    layer: LayerOption = None,
+    labels: LabelsOption = None,
+    method: MethodOption = "gradcam",
+    score: ScoreOption = "logit",
+    top: TopOption = None,
+    class_: ClassOption = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="Output folder; default: beside each image."),
+    ] = None,
+    alpha: AlphaOption = 0.5,
+    colormap: ColormapOption = "jet",
+    input_size: InputSizeOption = None,
+    precision: PrecisionOption = "float32",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per image on stdout.")
+    ] = False,
+) -> None:
+    """Explain images: print the top predictions and write heatmap overlays.
+
+    Examples:
+
+      livecam image samples/squirrel_cls.jpg --top 3
+
+      livecam image photo.jpg --class "monarch" --method gradcam++ -o out/
+
+      livecam image *.jpg --model vgg16 --weights vgg16.h5 --json
+    """
+    from livecam.images import explain_image
+    from livecam.render import HeatmapRenderer
+
+    with reported_errors():
+        _validate_common(alpha, colormap, top, class_, precision, method)
+        explainer = _explainer(
+            model, weights, layer, labels, method, score, top, class_, input_size, precision
+        )
+        renderer = HeatmapRenderer(alpha, colormap)
+
+        def one(path: Path) -> None:
+            result = explain_image(path, explainer, renderer, out)
+            if as_json:
+                typer.echo(json.dumps(result.to_json()))
+            else:
+                _print_result(result)
+
+        failures = _each(paths, one)
+    if failures:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def models() -> None:
+    """List the built-in models with their input size and detected CAM layer.
+
+    Builds each architecture with random weights (nothing is downloaded).
+    """
+    from livecam.models import load_model, model_names
+
+    with reported_errors():
+        typer.echo(f"{'model':<20} {'input':<9} cam layer")
+        for name in model_names():
+            bundle = load_model(name, weights="imagenet" if name == "lite0" else None)
+            height, width = bundle.input_size
+            default = "  (default, offline)" if name == "lite0" else ""
+            typer.echo(f"{name:<20} {height}x{width:<5} {bundle.cam_layer}{default}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the results.")] = Path(
+        "livecam-demo"
+    ),
+) -> None:
+    """Explain the bundled sample photos with the bundled model (top 3, Grad-CAM).
+
+    Example:
+
+      livecam demo -o /tmp/demo
+    """
+    from livecam.images import explain_image
+    from livecam.samples import sample_images
+    from livecam.targets import top
+
+    with reported_errors():
+        from livecam.explain import Explainer
+
+        explainer = Explainer("lite0", targets=top(3))
+        for path in sample_images():
+            _print_result(explain_image(path, explainer, out_dir=out))
+        typer.echo(f"wrote the overlays, heatmaps and top-3 strips to {out.resolve()}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        fail("interrupted")
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,51 @@
+"""Exceptions raised by the livecam library.
+
+Every error a user can cause derives from :class:`LivecamError`, so the CLI can
+turn each into one line and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+
+class LivecamError(Exception):
+    """Base class of every error livecam raises on purpose."""
+
+
+class ModelError(LivecamError):
+    """A model spec cannot be resolved or loaded."""
+
+
+class UnknownModelError(ModelError):
+    """The model name is neither a known model nor an existing file."""
+
+
+class WeightsUnavailableError(ModelError):
+    """Pretrained weights cannot be fetched (e.g. no internet)."""
+
+
+class LayerError(ModelError):
+    """The CAM layer is unknown or the model has no usable 4-D layer."""
+
+
+class MethodError(LivecamError):
+    """Unknown CAM method, or a method the model's architecture cannot support."""
+
+
+class TargetError(LivecamError):
+    """A class target (name or index) does not exist in the label set."""
+
+
+class InputSizeError(ModelError):
+    """The model cannot run at the requested input size."""
+
+
+class ImageReadError(LivecamError):
+    """An image file is missing or cannot be decoded."""
+
+
+class OutputError(LivecamError):
+    """An output path cannot be written or would overwrite an input."""
+
+
+class TorchCheckpointError(ModelError):
+    """A legacy PyTorch checkpoint cannot be read."""

@@ -1,0 +1,34 @@
+"""Frame conversions at the edges: any OpenCV image to BGR uint8, and to model input."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+
+def as_bgr8(frame: np.ndarray) -> np.ndarray:
+    """Grayscale, BGRA and 16-bit/float frames as 3-channel BGR uint8."""
+    if frame.dtype == np.uint16:
+        frame = (frame >> 8).astype(np.uint8)
+    elif frame.dtype != np.uint8:
+        frame = np.clip(frame * (255.0 if frame.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    if frame.ndim == 2 or frame.shape[2] == 1:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    return frame
+
+
+def model_input(frames: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    """BGR frames -> an RGB uint8 batch ``[n, height, width, 3]`` at the model size."""
+    height, width = size
+    batch = np.empty((len(frames), height, width, 3), dtype=np.uint8)
+    for i, frame in enumerate(frames):
+        frame = as_bgr8(frame)
+        shrinking = frame.shape[0] > height or frame.shape[1] > width
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        resized = cv2.resize(frame, (width, height), interpolation=interpolation)
+        batch[i] = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+    return batch

@@ -1,0 +1,214 @@
+"""Keras graph surgery: find the CAM layer, expose it as an output, rebuild models.
+
+Nested models (a ``keras.applications`` base inside a wrapper) are the usual
+source of "Graph disconnected" errors: the inner layer's output tensor belongs
+to the inner graph. We instead re-call the outer model's layers on new inputs
+and swap the nested model for a two-output copy of itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from livecam.errors import InputSizeError, LayerError
+
+_POOLING_OR_SHAPE = (
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "Dropout",
+    "SpatialDropout2D",
+    "ZeroPadding2D",
+    "Cropping2D",
+    "InputLayer",
+)
+_CAM_HEAD_PASSTHROUGH = ("Dropout", "Flatten")
+
+
+def is_model(layer: Any) -> bool:
+    import keras
+
+    return isinstance(layer, keras.Model)
+
+
+def iter_layers(model) -> Iterator[Any]:
+    """Every layer in execution order, descending into nested models."""
+    for layer in model.layers:
+        if is_model(layer):
+            yield from iter_layers(layer)
+        else:
+            yield layer
+
+
+def _output_shape(layer) -> tuple | None:
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError):
+        return None  # layer called more than once, or never
+
+
+def spatial_layers(model) -> list[Any]:
+    """Layers whose output is a 4-D map with height and width above 1."""
+    found = []
+    for layer in iter_layers(model):
+        shape = _output_shape(layer)
+        if type(layer).__name__ in _POOLING_OR_SHAPE or shape is None or len(shape) != 4:
+            continue
+        height, width = shape[1], shape[2]
+        if (height is None or height > 1) and (width is None or width > 1):
+            found.append(layer)
+    return found
+
+
+def find_cam_layer(model, name: str | None = None) -> str:
+    """The CAM layer's name: ``name`` if it exists, else the last spatial layer.
+
+    Raises:
+        LayerError: ``name`` is unknown (the message lists the candidates), or
+            the model has no layer with a spatial 4-D output.
+    """
+    candidates = [layer.name for layer in spatial_layers(model)]
+    if name is None:
+        if not candidates:
+            raise LayerError(
+                f"model {model.name!r} has no layer with a spatial 4-D output to explain"
+            )
+        return candidates[-1]
+    if name in {layer.name for layer in iter_layers(model)}:
+        return name
+    shown = ", ".join(candidates[-8:]) or "none"
+    raise LayerError(f"model {model.name!r} has no layer {name!r}; last spatial layers: {shown}")
+
+
+def _owner_path(model, layer_name: str) -> list[Any] | None:
+    """The chain of models from ``model`` down to the one owning the layer."""
+    for layer in model.layers:
+        if layer.name == layer_name and not is_model(layer):
+            return [model]
+        if is_model(layer):
+            path = _owner_path(layer, layer_name)
+            if path is not None:
+                return [model, *path]
+    return None
+
+
+def feature_and_output_model(model, layer_name: str):
+    """A model ``image -> [layer activations, model output]``, nested models included."""
+    import keras
+
+    path = _owner_path(model, layer_name)
+    if path is None:
+        raise LayerError(f"model {model.name!r} has no layer {layer_name!r}")
+    if len(path) == 1:
+        return keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])
+    inner = feature_and_output_model(path[1], layer_name)
+    captured = {}
+
+    def call(layer, *args, **kwargs):
+        if layer is path[1]:
+            captured["features"], out = inner(*args, **kwargs)
+            return out
+        return layer(*args, **kwargs)
+
+    inputs = [keras.Input(batch_shape=tuple(t.shape), dtype=t.dtype) for t in model.inputs]
+    if isinstance(model, keras.Sequential):
+        x = inputs[0]
+        for layer in model.layers:
+            x = call(layer, x)
+        outputs = x
+    else:
+        rebuilt = keras.models.clone_model(
+            model, input_tensors=inputs, clone_function=lambda layer: layer, call_function=call
+        )
+        outputs = rebuilt.outputs[0]
+    return keras.Model(inputs, [captured["features"], outputs])
+
+
+def head_after(model, layer_name: str) -> list[Any]:
+    """The layers executed after ``layer_name`` in flattened order."""
+    layers = list(iter_layers(model))
+    names = [layer.name for layer in layers]
+    return layers[names.index(layer_name) + 1 :]
+
+
+def gap_dense_head(model, layer_name: str):
+    """The Dense layer of a ``GlobalAveragePooling2D -> [Dropout] -> Dense`` head.
+
+    Returns None when the layers after ``layer_name`` are not such a head.
+    """
+    head = [
+        layer
+        for layer in head_after(model, layer_name)
+        if type(layer).__name__ not in _CAM_HEAD_PASSTHROUGH
+    ]
+    kinds = [type(layer).__name__ for layer in head]
+    if kinds[:2] == ["GlobalAveragePooling2D", "Dense"] and kinds[2:] in ([], ["Activation"]):
+        return head[1]
+    return None
+
+
+def _patch(config: Any, input_size: int | None, policy: str | None) -> None:
+    if isinstance(config, list):
+        for item in config:
+            _patch(item, input_size, policy)
+        return
+    if not isinstance(config, dict):
+        return
+    config.pop("build_config", None)
+    if input_size is not None and isinstance(config.get("batch_shape"), (list, tuple)):
+        shape = config["batch_shape"]
+        if len(shape) == 4:
+            config["batch_shape"] = [shape[0], input_size, input_size, shape[3]]
+    dtype = config.get("dtype")
+    if policy is not None and isinstance(dtype, dict) and dtype.get("class_name") == "DTypePolicy":
+        dtype["config"]["name"] = policy
+    for value in config.values():
+        _patch(value, input_size, policy)
+
+
+def _output_layer_config(class_name: str, config: dict) -> dict:
+    layers = config["layers"]
+    if class_name == "Sequential":
+        last = layers[-1]
+    else:
+        out_name = (
+            config["output_layers"][0][0]
+            if isinstance(config["output_layers"][0], list)
+            else config["output_layers"][0]
+        )
+        last = next(layer for layer in layers if layer["config"]["name"] == out_name)
+    if last["class_name"] in ("Functional", "Sequential"):
+        return _output_layer_config(last["class_name"], last["config"])
+    return last
+
+
+def rebuild(model, input_size: int | None = None, policy: str | None = None, logits: bool = True):
+    """A copy of ``model`` with the same weights, optionally at a new square
+    input size, under a dtype policy, and with a final softmax removed.
+
+    Returns:
+        ``(new_model, outputs_logits)``; ``outputs_logits`` says whether the
+        copy outputs pre-softmax scores (True when the softmax was removed or
+        there never was one).
+
+    Raises:
+        InputSizeError: The architecture cannot take ``input_size`` (e.g. a
+            Flatten + Dense head fixed to the native size).
+    """
+    config = copy.deepcopy(model.get_config())
+    _patch(config, input_size, policy)
+    out_layer = _output_layer_config(type(model).__name__, config)["config"]
+    had_softmax = out_layer.get("activation") == "softmax"
+    if logits and had_softmax:
+        out_layer["activation"] = "linear"
+    try:
+        new_model = type(model).from_config(config)
+        new_model.set_weights(model.get_weights())
+    except ValueError as exc:
+        if input_size is None:
+            raise
+        raise InputSizeError(
+            f"model {model.name!r} cannot run at input size {input_size}: {exc}".splitlines()[0]
+        ) from exc
+    return new_model, (logits and had_softmax) or not had_softmax

@@ -1,0 +1,53 @@
+"""Writing outputs safely: atomically, and never onto an input."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from livecam.errors import OutputError
+
+
+def is_same_file(a: Path, b: Path) -> bool:
+    """True when both paths name one file (same path, symlink or hard link)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_writable_dir(directory: Path) -> None:
+    """Create ``directory`` if needed and fail early if it cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {directory}: {exc.strerror}") from exc
+    if not os.access(directory, os.W_OK):
+        raise OutputError(f"output directory {directory} is not writable")
+
+
+def write_image(path: Path, image: np.ndarray, inputs: tuple[Path, ...] = ()) -> Path:
+    """Encode ``image`` by the path's extension and move it into place atomically.
+
+    Raises:
+        OutputError: ``path`` is one of ``inputs``, the format is unknown, or
+            the write fails (e.g. disk full); no partial file is left behind.
+    """
+    if any(is_same_file(path, source) for source in inputs):
+        raise OutputError(f"refusing to overwrite input {path}")
+    ok, encoded = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise OutputError(f"cannot encode an image as {path.suffix!r} for {path}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(encoded.tobytes())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
+    return path
