@@ -111,12 +111,15 @@ def feature_and_output_model(model, layer_name: str):
             return out
         return layer(*args, **kwargs)
 
-    inputs = [keras.Input(batch_shape=tuple(t.shape), dtype=t.dtype) for t in model.inputs]
-    if isinstance(model, keras.Sequential):
-        x = inputs[0]
+    sequential = isinstance(model, keras.Sequential)
+    reference = model.inputs[0] if sequential else model.input  # Sequential has no .input
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(batch_shape=tuple(t.shape), dtype=t.dtype), reference
+    )
+    if sequential:
+        outputs = inputs
         for layer in model.layers:
-            x = call(layer, x)
-        outputs = x
+            outputs = call(layer, outputs)
     else:
         rebuilt = keras.models.clone_model(
             model, input_tensors=inputs, clone_function=lambda layer: layer, call_function=call

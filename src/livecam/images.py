@@ -13,7 +13,7 @@ import numpy as np
 from livecam.errors import ImageReadError
 from livecam.explain import Explainer, Explanation
 from livecam.outputs import check_writable_dir, write_image
-from livecam.render import HeatmapRenderer, peak_xy, resize_heatmap, side_by_side
+from livecam.render import HeatmapRenderer, peak_xy, side_by_side
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -115,7 +115,7 @@ def explain_image(
                 index=target.index,
                 label=target.label,
                 probability=target.probability,
-                peak=peak_xy(resize_heatmap(target.heatmap, width, height)),
+                peak=peak_xy(target.heatmap, width, height),
                 overlay=write_image(out / f"{stem}.overlay.png", overlay, (path,)),
                 heatmap=write_image(
                     out / f"{stem}.heatmap.png",

@@ -151,7 +151,7 @@ def _select_output(model, output: int | str | None):
 
     if len(model.outputs) == 1:
         return model
-    names = [tensor.name for tensor in model.outputs]
+    names = list(getattr(model, "output_names", None) or [t.name for t in model.outputs])
     if output is None:
         raise ModelError(
             f"model {model.name!r} has {len(names)} outputs ({', '.join(names)}): "
@@ -160,7 +160,7 @@ def _select_output(model, output: int | str | None):
     if isinstance(output, int) or str(output).isdigit():
         index = int(output)
     else:
-        index = next((i for i, name in enumerate(names) if output in name), -1)
+        index = names.index(output) if output in names else -1
     if not 0 <= index < len(names):
         raise ModelError(
             f"model {model.name!r} has no output {output!r}; outputs: {', '.join(names)}"

@@ -35,15 +35,22 @@ def check_alpha(alpha: float) -> float:
     return alpha
 
 
+def _upsample(heatmap: np.ndarray, width: int, height: int) -> np.ndarray:
+    return cv2.resize(heatmap.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+
+
 def resize_heatmap(heatmap: np.ndarray, width: int, height: int) -> np.ndarray:
     """Cubic upsampling to the frame size, clipped back into [0, 1]."""
-    resized = cv2.resize(heatmap.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
-    return np.clip(resized, 0.0, 1.0)
+    return np.clip(_upsample(heatmap, width, height), 0.0, 1.0)
 
 
-def peak_xy(heatmap: np.ndarray) -> tuple[int, int]:
-    """``(x, y)`` of a heatmap's maximum."""
-    y, x = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+def peak_xy(heatmap: np.ndarray, width: int, height: int) -> tuple[int, int]:
+    """``(x, y)`` of the heatmap's maximum in a ``width`` x ``height`` frame.
+
+    Taken before clipping, so the cubic overshoot cannot flatten the top into a tie.
+    """
+    upsampled = _upsample(heatmap, width, height)
+    y, x = np.unravel_index(int(np.argmax(upsampled)), upsampled.shape)
     return int(x), int(y)
 
 

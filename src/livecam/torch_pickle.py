@@ -56,7 +56,7 @@ class _TensorRef:
             strides=tuple(s * itemsize for s in self.stride),
             writeable=False,
         )
-        return np.array(view)  # contiguous copy
+        return np.ascontiguousarray(view)
 
 
 @dataclass(frozen=True)

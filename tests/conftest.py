@@ -1,0 +1,85 @@
+"""Shared fixtures: real sample photos, the real Lite0 model, tiny Keras models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+# sample photo -> the ImageNet class its subject belongs to
+PHOTO_CLASSES = {
+    "squirrel_cls.jpg": "fox squirrel",
+    "butterfly.jpg": "monarch",
+    "orange.jpg": "orange",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory) -> Path:
+    """Convert Lite0 into a fresh cache once per run, as a new user would."""
+    cache = tmp_path_factory.mktemp("livecam-cache")
+    os.environ["LIVECAM_CACHE_DIR"] = str(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def photos():
+    import cv2
+
+    return {name: cv2.imread(str(SAMPLES / name)) for name in PHOTO_CLASSES}
+
+
+@pytest.fixture(scope="session")
+def lite0(isolated_cache):
+    from livecam.models import load_model
+
+    return load_model("lite0")
+
+
+@pytest.fixture(scope="session")
+def lite0_gradcam(lite0):
+    from livecam.cam import CamEngine
+
+    return CamEngine(lite0, "gradcam")
+
+
+def tiny_classifier(size: int = 32, classes: int = 4, seed: int = 0, softmax: bool = True):
+    """conv -> conv -> GAP -> Dense: small enough to build in milliseconds."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(
+        classes, activation="softmax" if softmax else None, name="predictions"
+    )(x)
+    return keras.Model(inputs, outputs, name="tiny")
+
+
+def bundle_of(model, labels=None, layer=None):
+    """A LoadedModel around an in-memory Keras model (identity preprocessing)."""
+    from livecam import graph
+    from livecam.labels import default_labels
+    from livecam.models import LoadedModel
+
+    rebuilt, logits = graph.rebuild(model)
+    return LoadedModel(
+        name=model.name,
+        model=rebuilt,
+        preprocess=lambda x: x / 255.0,
+        labels=labels or default_labels(rebuilt.output_shape[-1]),
+        cam_layer=graph.find_cam_layer(rebuilt, layer),
+        input_size=tuple(rebuilt.input_shape[1:3]),
+        outputs_logits=logits,
+    )

@@ -1,0 +1,215 @@
+import numpy as np
+import pytest
+
+from conftest import PHOTO_CLASSES, bundle_of, tiny_classifier
+from livecam.cam import METHODS, CamEngine
+from livecam.errors import MethodError, TargetError
+from livecam.frames import model_input
+from livecam.models import load_model
+from livecam.reference import EagerGradCam
+from livecam.targets import ClassTarget, Rank, top
+
+
+def corr(a, b) -> float:
+    return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bundle_of(tiny_classifier())
+
+
+@pytest.fixture(scope="module")
+def noise_batch():
+    return np.random.default_rng(1).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_gives_maps_in_range_without_nan(tiny, noise_batch, method):
+    out = CamEngine(tiny, method)(noise_batch, top(2))
+    assert out.maps.shape == (3, 2, 16, 16)
+    assert out.maps.dtype == np.float32
+    assert not np.isnan(out.maps).any()
+    assert out.maps.min() >= 0.0 and out.maps.max() <= 1.0
+    np.testing.assert_allclose(out.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_step_is_traced_once_for_a_hundred_frames(tiny):
+    engine = CamEngine(tiny)
+    rng = np.random.default_rng(2)
+    for i in range(100):
+        batch = rng.integers(0, 256, (1 + i % 3, 32, 32, 3), dtype=np.uint8)
+        engine(batch, [Rank(i % 4)])
+    assert engine.trace_count == 1
+
+
+def test_targets_rank_and_fixed_class(tiny, noise_batch):
+    out = CamEngine(tiny)(noise_batch, [Rank(0), Rank(1), ClassTarget(2)])
+    order = np.argsort(-out.probabilities, axis=1)
+    np.testing.assert_array_equal(out.class_ids[:, 0], order[:, 0])
+    np.testing.assert_array_equal(out.class_ids[:, 1], order[:, 1])
+    assert (out.class_ids[:, 2] == 2).all()
+
+
+def test_bad_targets_and_methods_are_errors(tiny, noise_batch):
+    with pytest.raises(TargetError):
+        CamEngine(tiny)(noise_batch, [ClassTarget(99)])
+    with pytest.raises(MethodError, match="gradcam"):
+        CamEngine(tiny, "scorecam")
+    with pytest.raises(MethodError, match="score"):
+        CamEngine(tiny, score="loss")
+
+
+def test_dead_activations_give_zeros_not_nan():
+    import keras
+
+    model = tiny_classifier()
+    conv2 = model.get_layer("conv2")
+    kernel, bias = conv2.get_weights()
+    conv2.set_weights([np.zeros_like(kernel), np.full_like(bias, -1.0)])  # ReLU -> all zero
+    out = CamEngine(bundle_of(model))(np.full((1, 32, 32, 3), 128, np.uint8))
+    assert not np.isnan(out.maps).any()
+    assert (out.maps == 0).all()
+    assert keras.backend.backend() == "tensorflow"
+
+
+def test_logit_and_probability_scores_differ_but_agree_on_class(tiny, noise_batch):
+    logit = CamEngine(tiny, score="logit")(noise_batch)
+    prob = CamEngine(tiny, score="probability")(noise_batch)
+    np.testing.assert_array_equal(logit.class_ids, prob.class_ids)
+    assert not np.allclose(logit.maps, prob.maps)
+
+
+def test_keras_file_round_trip_gives_the_same_maps(tmp_path, noise_batch):
+    model = tiny_classifier(seed=3)
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    loaded = load_model(str(path))
+    loaded.preprocess = lambda x: x / 255.0
+    in_memory = CamEngine(bundle_of(model))(noise_batch)
+    from_file = CamEngine(loaded)(noise_batch)
+    np.testing.assert_allclose(from_file.maps, in_memory.maps, atol=1e-5)
+
+
+def _nested_and_flat():
+    """The same layers (shared weights) as a nested and as a flat model."""
+    import keras
+
+    keras.utils.set_random_seed(4)
+    conv1 = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")
+    conv2 = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="c2")
+    gap = keras.layers.GlobalAveragePooling2D()
+    dense = keras.layers.Dense(4, activation="softmax")
+    base_in = keras.Input((32, 32, 3))
+    base = keras.Model(base_in, conv2(conv1(base_in)), name="backbone")
+    sequential = keras.Sequential([keras.Input((32, 32, 3)), base, gap, dense], name="seq")
+    wrap_in = keras.Input((32, 32, 3))
+    functional = keras.Model(wrap_in, dense(gap(base(wrap_in))), name="wrapped")
+    flat_in = keras.Input((32, 32, 3))
+    flat = keras.Model(flat_in, dense(gap(conv2(conv1(flat_in)))), name="flat")
+    return sequential, functional, flat
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_nested_models_work_and_match_the_flat_model(noise_batch, method):
+    sequential, functional, flat = _nested_and_flat()
+    expected = CamEngine(bundle_of(flat), method)(noise_batch).maps
+    for nested in (sequential, functional):
+        bundle = bundle_of(nested)
+        assert bundle.cam_layer == "c2", "auto-detection must look inside the nested model"
+        maps = CamEngine(bundle, method)(noise_batch).maps
+        np.testing.assert_allclose(maps, expected, atol=1e-5)
+
+
+def test_nested_keras_application_base():
+    import keras
+
+    base = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(96, 96, 3), alpha=0.35
+    )
+    model = keras.Sequential(
+        [
+            keras.Input((96, 96, 3)),
+            base,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3),
+        ]
+    )
+    bundle = bundle_of(model)
+    assert bundle.cam_layer == "out_relu"
+    out = CamEngine(bundle, "cam")(np.full((2, 96, 96, 3), 90, np.uint8))
+    assert out.maps.shape == (2, 1, 3, 3)
+
+
+def test_cam_needs_a_gap_dense_head():
+    vgg = load_model("vgg16", weights=None)
+    with pytest.raises(MethodError, match="GlobalAveragePooling2D"):
+        CamEngine(vgg, "cam")
+
+
+def _lite0_batch(lite0, photos):
+    return model_input([photos[name] for name in PHOTO_CLASSES], lite0.input_size)
+
+
+def test_gradcam_matches_the_eager_tutorial_on_lite0(lite0, lite0_gradcam, photos):
+    batch = _lite0_batch(lite0, photos)
+    compiled = lite0_gradcam(batch)
+    eager = EagerGradCam(lite0)
+    for i, image in enumerate(batch):
+        reference = eager.heatmap(image, int(compiled.class_ids[i, 0]))
+        assert corr(compiled.maps[i, 0], reference) >= 0.999
+
+
+def test_gradcam_matches_the_eager_tutorial_on_vgg16(photos):
+    vgg = load_model("vgg16", weights=None)
+    batch = model_input([photos["squirrel_cls.jpg"], photos["orange.jpg"]], vgg.input_size)
+    compiled = CamEngine(vgg)(batch)
+    eager = EagerGradCam(vgg)
+    for i, image in enumerate(batch):
+        reference = eager.heatmap(image, int(compiled.class_ids[i, 0]))
+        assert reference.max() > 0, "random VGG16 still has a non-trivial map"
+        assert corr(compiled.maps[i, 0], reference) >= 0.999
+
+
+def test_cam_equals_gradcam_on_a_gap_dense_head(lite0, lite0_gradcam, photos):
+    # With a linear GAP -> Dense head, d logit_k / dA = W[:, k] / (h * w): the
+    # Grad-CAM weights are the CAM weights up to a constant.
+    batch = _lite0_batch(lite0, photos)
+    cam = CamEngine(lite0, "cam")(batch, top(2)).maps
+    gradcam = lite0_gradcam(batch, top(2)).maps
+    for a, b in zip(cam.reshape(-1, 49), gradcam.reshape(-1, 49), strict=True):
+        assert corr(a, b) >= 0.999
+
+
+def test_gradcam_plus_plus_matches_the_paper_formula(lite0, photos):
+    import keras
+    import tensorflow as tf
+
+    batch = _lite0_batch(lite0, photos)[:1]
+    out = CamEngine(lite0, "gradcam++")(batch)
+    grad_model = keras.Model(
+        lite0.model.inputs, [lite0.model.get_layer(lite0.cam_layer).output, lite0.model.output]
+    )
+    x = lite0.preprocess(tf.constant(batch, tf.float32))
+    with tf.GradientTape() as tape:
+        acts, logits = grad_model(x)
+        score = logits[:, int(out.class_ids[0, 0])]
+    g = tape.gradient(score, acts)[0].numpy().astype(np.float64)
+    a = acts[0].numpy().astype(np.float64)
+    denominator = 2 * g**2 + a.sum(axis=(0, 1)) * g**3
+    alpha = np.where(g != 0, g**2 / np.where(denominator != 0, denominator, 1), 0)
+    weights = (alpha * np.maximum(g, 0)).sum(axis=(0, 1))
+    expected = np.maximum((a * weights).sum(axis=-1), 0)
+    assert corr(out.maps[0, 0], expected / expected.max()) >= 0.999
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_maps_match_float32(lite0, lite0_gradcam, photos, precision):
+    mixed = load_model("lite0", precision=precision)
+    batch = _lite0_batch(lite0, photos)
+    reference = lite0_gradcam(batch)
+    out = CamEngine(mixed)(batch)
+    assert out.maps.dtype == np.float32 and out.probabilities.dtype == np.float32
+    np.testing.assert_array_equal(out.class_ids, reference.class_ids)
+    for i in range(len(batch)):
+        assert corr(out.maps[i, 0], reference.maps[i, 0]) >= 0.98

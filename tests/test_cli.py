@@ -1,0 +1,121 @@
+import json
+import subprocess
+import sys
+
+import cv2
+import pytest
+from typer.testing import CliRunner
+
+from livecam.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_image_json_has_every_field_and_a_peak_on_the_subject(samples, tmp_path):
+    result = invoke("image", samples / "butterfly.jpg", "--top", "3", "--json", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["predictions"][0]["label"].startswith("monarch")
+    assert len(record["targets"]) == 3
+    height, width = cv2.imread(str(samples / "butterfly.jpg")).shape[:2]
+    for target in record["targets"]:
+        x, y = target["peak"]
+        assert 0 <= x < width and 0 <= y < height
+        overlay = cv2.imread(target["overlay"])
+        assert overlay.shape == (height, width, 3)
+        assert cv2.imread(target["heatmap"]).shape == (height, width, 3)
+    assert cv2.imread(record["comparison"]).shape[0] == height
+    # The monarch fills the middle of the photo; its map must peak there.
+    x, y = record["targets"][0]["peak"]
+    assert width * 0.15 < x < width * 0.85 and height * 0.15 < y < height * 0.85
+
+
+def test_image_defaults_to_writing_beside_the_input_without_touching_it(samples, tmp_path):
+    photo = tmp_path / "orange.jpg"
+    photo.write_bytes((samples / "orange.jpg").read_bytes())
+    before = photo.read_bytes()
+    result = invoke("image", photo)
+    assert result.exit_code == 0, result.output
+    assert "orange" in result.stdout
+    assert photo.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "orange.gradcam.1-orange.heatmap.png",
+        "orange.gradcam.1-orange.overlay.png",
+        "orange.jpg",
+    ]
+
+
+def test_one_bad_input_is_reported_and_the_others_processed(samples, tmp_path):
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("hello")
+    result = invoke(
+        "image", tmp_path / "missing.png", not_image, samples / "orange.jpg", "-o", tmp_path
+    )
+    assert result.exit_code == 1
+    assert "missing.png does not exist" in result.stderr
+    assert "cannot decode" in result.stderr
+    assert "Traceback" not in result.output
+    assert (tmp_path / "orange.gradcam.1-orange.overlay.png").exists()
+
+
+def test_class_option_by_name(samples, tmp_path):
+    result = invoke("image", samples / "orange.jpg", "--class", "lemon", "--json", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["targets"][0]["index"] == 951
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "alexnet"], "unknown model 'alexnet'"),
+        (["--layer", "nope"], "has no layer 'nope'"),
+        (["--class", "unicorn"], "unknown class 'unicorn'"),
+        (["--top", "0"], "--top must be at least 1"),
+        (["--alpha", "2"], "alpha must be between 0 and 1"),
+        (["--colormap", "plaid"], "unknown colormap 'plaid'"),
+        (["--method", "magic"], "unknown method 'magic'"),
+        (
+            ["--model", "vgg16", "--method", "cam", "--weights", "none"],
+            "needs GlobalAveragePooling2D",
+        ),
+        (["--model", "vgg16", "--input-size", "128", "--weights", "none"], "input size 128"),
+    ],
+)
+def test_errors_are_one_line_and_exit_one(samples, tmp_path, args, message):
+    result = invoke("image", samples / "orange.jpg", "-o", tmp_path, *args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_models_lists_each_model_with_its_layer():
+    result = invoke("models")
+    assert result.exit_code == 0, result.output
+    assert "lite0" in result.stdout and "top_activation" in result.stdout
+    assert "vgg16" in result.stdout and "block5_conv3" in result.stdout
+
+
+def test_demo_explains_the_bundled_samples(tmp_path):
+    result = invoke("demo", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "fox squirrel" in result.stdout and "monarch" in result.stdout
+    assert len(list(tmp_path.glob("*.top3.png"))) == 3
+
+
+def test_python_dash_m_help_and_version():
+    help_run = subprocess.run(
+        [sys.executable, "-m", "livecam", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert help_run.returncode == 0
+    for command in ("image", "models", "demo"):
+        assert command in help_run.stdout
+    version = subprocess.run(
+        [sys.executable, "-m", "livecam", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert version.stdout.startswith("livecam ")

@@ -1,0 +1,170 @@
+import numpy as np
+import pytest
+
+from conftest import PHOTO_CLASSES, bundle_of, tiny_classifier
+from livecam import lite0 as lite0_module
+from livecam.errors import (
+    InputSizeError,
+    LayerError,
+    ModelError,
+    UnknownModelError,
+    WeightsUnavailableError,
+)
+from livecam.explain import Explainer
+from livecam.labels import short_label
+from livecam.models import load_model
+
+
+@pytest.mark.parametrize("photo", list(PHOTO_CLASSES))
+def test_lite0_recognises_the_sample_photos(lite0, photos, photo):
+    explanation = Explainer(lite0).explain_one(photos[photo])
+    assert explanation.predictions[0].name == PHOTO_CLASSES[photo]
+    assert explanation.predictions[0].probability > 0.5
+
+
+def test_lite0_is_cached_and_a_corrupt_cache_is_rebuilt(lite0, isolated_cache):
+    cached = list(isolated_cache.glob("efficientnet_lite0-*.keras"))
+    assert len(cached) == 1, "the first load must leave exactly one cache file"
+    assert not list(isolated_cache.glob(".tmp-*")), "no temp file may be left behind"
+    cached[0].write_bytes(b"garbage")
+    rebuilt = lite0_module.load()
+    assert rebuilt.count_params() == lite0.model.count_params()
+    assert cached[0].stat().st_size > 1_000_000
+
+
+def test_lite0_runs_at_a_smaller_input_size_with_the_same_weights(photos):
+    small = load_model("lite0", input_size=160)
+    assert small.input_size == (160, 160)
+    assert small.model.input_shape == (None, 160, 160, 3)
+    top1 = Explainer(small).explain_one(photos["squirrel_cls.jpg"]).predictions[0]
+    assert top1.name == "fox squirrel"
+
+
+def test_vgg16_detects_the_tutorial_layer_and_cannot_shrink():
+    vgg = load_model("vgg16", weights="none")
+    assert vgg.cam_layer == "block5_conv3"
+    assert vgg.outputs_logits, "the softmax must be removed so the logit can be explained"
+    with pytest.raises(InputSizeError, match="160"):
+        load_model("vgg16", weights="none", input_size=160)
+
+
+@pytest.mark.parametrize(
+    ("name", "layer"),
+    [
+        ("vgg19", "block5_conv4"),
+        ("resnet50", "conv5_block3_out"),
+        ("mobilenet_v2", "out_relu"),
+        ("efficientnet_b0", "top_activation"),
+    ],
+)
+def test_keras_applications_auto_detect_their_last_conv_block(name, layer):
+    assert load_model(name, weights=None).cam_layer == layer
+
+
+def test_offline_imagenet_download_is_one_clear_error(tmp_path, monkeypatch):
+    # This machine has no internet; where it has, the download simply works.
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    try:
+        load_model("mobilenet_v2")
+    except WeightsUnavailableError as exc:
+        assert "--weights PATH" in str(exc)
+        assert "lite0" in str(exc)
+    else:
+        pytest.skip("online: the ImageNet weights downloaded")
+
+
+def test_weights_file_is_loaded(tmp_path):
+    model = tiny_classifier()
+    path = tmp_path / "tiny.weights.h5"
+    model.save_weights(path)
+    saved = tmp_path / "tiny.keras"
+    model.save(saved)
+    loaded = load_model(str(saved))
+    x = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 3)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    logits = loaded.model.predict(x, verbose=0)
+    np.testing.assert_allclose(_softmax(logits), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_lite0_weights_none_and_weights_file_round_trip(tmp_path, lite0):
+    path = tmp_path / "lite0.weights.h5"
+    lite0.model.save_weights(path)
+    again = load_model("lite0", weights=str(path))
+    for a, b in zip(again.model.get_weights(), lite0.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    random = load_model("lite0", weights="none")
+    assert not np.array_equal(random.model.get_weights()[0], lite0.model.get_weights()[0])
+
+
+def test_unknown_model_and_missing_files():
+    with pytest.raises(UnknownModelError, match="lite0"):
+        load_model("alexnet")
+    with pytest.raises(UnknownModelError, match="does not exist"):
+        load_model("nope.keras")
+    with pytest.raises(ModelError, match="does not exist"):
+        load_model("lite0", weights="missing.weights.h5")
+
+
+def test_corrupt_model_file_is_a_model_error(tmp_path):
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="cannot load model file"):
+        load_model(str(bad))
+
+
+def test_unknown_layer_lists_candidates(tmp_path):
+    saved = tmp_path / "tiny.keras"
+    tiny_classifier().save(saved)
+    with pytest.raises(LayerError, match="conv2"):
+        load_model(str(saved), layer="nope")
+
+
+def test_model_without_spatial_layer_is_a_layer_error():
+    import keras
+
+    inputs = keras.Input((8,))
+    flat = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    with pytest.raises(LayerError, match="no layer with a spatial 4-D output"):
+        bundle_of(flat)
+
+
+def test_multi_output_model_needs_and_takes_a_choice(tmp_path):
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    first = keras.layers.Dense(5, activation="softmax", name="species")(x)
+    second = keras.layers.Dense(2, name="box")(x)
+    path = tmp_path / "two.keras"
+    keras.Model(inputs, [first, second]).save(path)
+    with pytest.raises(ModelError, match="2 outputs"):
+        load_model(str(path))
+    chosen = load_model(str(path), output="species")
+    assert chosen.num_classes == 5
+    assert load_model(str(path), output=1).num_classes == 2
+
+
+def test_labels_file_and_count_check(tmp_path):
+    saved = tmp_path / "tiny.keras"
+    tiny_classifier(classes=3).save(saved)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("cat\ndog\nbird\n")
+    assert load_model(str(saved), labels=labels).labels == ["cat", "dog", "bird"]
+    labels.write_text("cat\ndog\n")
+    with pytest.raises(ModelError, match="2 entries"):
+        load_model(str(saved), labels=labels)
+
+
+def test_precision_is_validated():
+    with pytest.raises(ModelError, match="mixed_bfloat16"):
+        load_model("lite0", precision="float8")
+
+
+def test_short_label_is_the_first_synonym(lite0):
+    assert short_label(lite0.labels[335]) == "fox squirrel"
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)

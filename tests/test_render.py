@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from livecam.errors import LivecamError
+from livecam.frames import as_bgr8, model_input
+from livecam.labels import class_index, imagenet_labels
+from livecam.render import HeatmapRenderer, colormap_names, peak_xy, resize_heatmap, side_by_side
+
+HEATMAP = np.zeros((7, 7), np.float32)
+HEATMAP[5, 1] = 1.0  # hot spot in the lower left
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.full((48, 64, 3), 100, np.uint8),
+        np.full((48, 64), 100, np.uint8),
+        np.full((48, 64, 4), 100, np.uint8),
+        np.full((48, 64, 3), 100 * 256, np.uint16),
+    ],
+    ids=["bgr", "gray", "bgra", "16-bit"],
+)
+def test_annotate_returns_bgr8_of_the_frame_size(frame):
+    out = HeatmapRenderer().annotate(frame, HEATMAP, "label")
+    assert out.shape == (48, 64, 3) and out.dtype == np.uint8
+
+
+def test_alpha_zero_keeps_the_frame_and_alpha_one_shows_only_the_heatmap():
+    frame = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(HeatmapRenderer(alpha=0.0).annotate(frame, HEATMAP), frame)
+    renderer = HeatmapRenderer(alpha=1.0)
+    np.testing.assert_array_equal(
+        renderer.annotate(frame, HEATMAP), renderer.colorize(HEATMAP, 40, 40)
+    )
+
+
+def test_jet_is_red_where_hot_and_blue_where_cold():
+    colored = HeatmapRenderer().colorize(HEATMAP, 70, 70)
+    b, g, r = colored[55, 15]
+    assert r > 100 and g < 30 and b < 30  # JET's top is dark red
+    b, g, r = colored[10, 60]
+    assert b > 100 and r < 50
+
+
+def test_resize_is_cubic_and_clipped():
+    resized = resize_heatmap(HEATMAP, 70, 70)
+    assert resized.min() >= 0.0 and resized.max() <= 1.0
+    # Cell (1, 5) of 7 covers x in [10, 20), y in [50, 60): its centre is at 14.5, 54.5.
+    x, y = peak_xy(HEATMAP, 70, 70)
+    assert x in (14, 15) and y in (54, 55)
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(LivecamError, match="between 0 and 1"):
+        HeatmapRenderer(alpha=1.5)
+    with pytest.raises(LivecamError, match="jet"):
+        HeatmapRenderer(colormap="rainbowz")
+    assert "turbo" in colormap_names()
+
+
+def test_model_input_resizes_and_swaps_to_rgb():
+    frame = np.zeros((30, 50, 3), np.uint8)
+    frame[..., 0] = 255  # blue in BGR
+    batch = model_input([frame, as_bgr8(np.zeros((5, 5), np.uint8))], (20, 20))
+    assert batch.shape == (2, 20, 20, 3)
+    assert (batch[0, ..., 2] == 255).all() and (batch[0, ..., 0] == 0).all()
+
+
+def test_side_by_side_strip():
+    strip = side_by_side([np.zeros((10, 20, 3), np.uint8)] * 3, gap=4)
+    assert strip.shape == (10, 68, 3)
+
+
+def test_class_lookup_by_synonym_index_and_suggestion():
+    labels = imagenet_labels()
+    assert class_index(labels, "Eastern Fox Squirrel") == 335
+    assert class_index(labels, "335") == 335
+    with pytest.raises(LivecamError, match="did you mean 'monarch'"):
+        class_index(labels, "monarh")
+    with pytest.raises(LivecamError, match="out of range"):
+        class_index(labels, 1000)
