@@ -56,5 +56,5 @@ def test_pickle_cannot_call_arbitrary_globals(tmp_path):
         for obj in (LEGACY_MAGIC, 1001, {}):
             pickle.dump(obj, f, protocol=2)
         f.write(b"cos\nsystem\n(S'echo owned'\ntR.")
-    with pytest.raises(TorchCheckpointError, match="unsupported object os.system"):
+    with pytest.raises(TorchCheckpointError, match=r"unsupported object os\.system"):
         load_legacy_state_dict(path)
