@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
@@ -21,6 +23,7 @@ from livecam.errors import LivecamError
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 app = typer.Typer(
     help="Live class-activation-map (Grad-CAM) overlays for webcams, videos and images.",
@@ -30,7 +33,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-_state = {"debug": False}
+_state: dict[str, Any] = {"debug": False, "signal": None}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so every loop finalises its outputs."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    _state["signal"] = "SIGTERM"
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_exit() -> int:
+    return EXIT_TERMINATED if _state["signal"] == "SIGTERM" else EXIT_INTERRUPTED
 
 
 def fail(message: str) -> None:
@@ -49,7 +74,7 @@ def reported_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         fail("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(interrupted_exit()) from None
 
 
 def _quiet_tensorflow_import() -> None:
@@ -301,6 +326,263 @@ def demo(
         for path in sample_images():
             _print_result(explain_image(path, explainer, out_dir=out))
         typer.echo(f"wrote the overlays, heatmaps and top-3 strips to {out.resolve()}")
+
+
+SmoothOption = Annotated[
+    float, typer.Option(help="Average maps over frames: 0 (off) to 0.95 (heavy).")
+]
+CodecOption = Annotated[Optional[str], typer.Option(help="FourCC to force, e.g. mp4v or MJPG.")]
+LogOption = Annotated[Optional[Path], typer.Option(help="Write one JSON object per frame here.")]
+
+
+def _print_summary(summary: Any, verb: str) -> None:
+    outputs = ", ".join(str(path) for path in summary.outputs) or "nothing"
+    line = (
+        f"{verb} {summary.frames_out} frames of {summary.source} in {summary.elapsed_s:.1f} s "
+        f"({summary.fps:.1f} fps)"
+    )
+    if summary.dropped:
+        line += f", {summary.dropped} dropped by the live reader"
+    if summary.quality:
+        line += f", quality {summary.quality}"
+    typer.echo(f"{line}; wrote {outputs}", err=True)
+    for warning in summary.warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+
+
+@contextmanager
+def _progress(name: str) -> Iterator[Callable[[int, Optional[int]], None] | None]:
+    """A progress bar (frames, fps, ETA) on a terminal; no callback when piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:.1f} fps"),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+    task = bar.add_task(name, total=None, fps=0.0)
+    started = time.perf_counter()
+
+    def update(done: int, total: int | None) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        bar.update(task, completed=done, total=total, fps=rate)
+
+    with bar:
+        yield update
+
+
+@app.command()
+def annotate(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Videos, folders of videos, or image folders.")
+    ],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Output video (one input only).")
+    ] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option(help="Folder for the outputs; default: beside each input.")
+    ] = None,
+    heatmap_out: Annotated[
+        Optional[Path], typer.Option(help="Also write the heatmap-only video (one input only).")
+    ] = None,
+    log: LogOption = None,
+    batch: Annotated[int, typer.Option(help="Frames per call of the compiled step.")] = 1,
+    model: ModelOption = "lite0",
+    weights: WeightsOption = "imagenet",
+    layer: LayerOption = None,
+    labels: LabelsOption = None,
+    method: MethodOption = "gradcam",
+    score: ScoreOption = "logit",
+    top: TopOption = None,
+    class_: ClassOption = None,
+    alpha: AlphaOption = 0.5,
+    colormap: ColormapOption = "jet",
+    input_size: InputSizeOption = None,
+    precision: PrecisionOption = "float32",
+    smooth: SmoothOption = 0.0,
+    codec: CodecOption = None,
+) -> None:
+    """Annotate recorded videos: every frame, in order, with its heatmap overlay.
+
+    The output keeps the input's size, frame rate and frame count. Frames done
+    before an error or Ctrl-C are kept in a playable file.
+
+    Examples:
+
+      livecam annotate samples/megamind.mp4 -o out.mp4 --log frames.jsonl
+
+      livecam annotate videos/ --out-dir annotated/ --batch 8 --smooth 0.6
+    """
+    from livecam.annotate import annotate_video, default_output
+    from livecam.render import HeatmapRenderer
+    from livecam.video import expand_inputs
+
+    failures = 0
+    with reported_errors(), sigterm_as_interrupt():
+        _validate_common(alpha, colormap, top, class_, precision, method)
+        if batch < 1:
+            raise LivecamError(f"--batch must be at least 1, got {batch}")
+        sources = expand_inputs(inputs)
+        if len(sources) > 1 and (output or heatmap_out or log):
+            raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
+        if out_dir is not None:
+            from livecam.outputs import check_writable_dir
+
+            check_writable_dir(out_dir)
+        explainer = _explainer(
+            model, weights, layer, labels, method, score, top, class_, input_size, precision
+        )
+        renderer = HeatmapRenderer(alpha, colormap)
+        for source in sources:
+            target = output or default_output(source, out_dir)
+            try:
+                with _progress(source.name) as progress:
+                    summary = annotate_video(
+                        source,
+                        target,
+                        explainer,
+                        renderer,
+                        heatmap_output=heatmap_out,
+                        log_path=log,
+                        batch=batch,
+                        smooth=smooth,
+                        codec=codec,
+                        progress=progress,
+                    )
+            except LivecamError as exc:
+                if _state["debug"]:
+                    raise
+                fail(str(exc))
+                failures += 1
+                continue
+            _print_summary(summary, "annotated")
+            if summary.interrupted:
+                fail("interrupted")
+                raise typer.Exit(interrupted_exit())
+    if failures:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def webcam(
+    camera: Annotated[int, typer.Option(help="Camera index.")] = 0,
+    source: Annotated[
+        Optional[str],
+        typer.Option(help="Stream URL (http://, rtsp://), video file or image folder instead."),
+    ] = None,
+    fps_target: Annotated[
+        Optional[float], typer.Option(help="Lower the quality as needed to hold this frame rate.")
+    ] = None,
+    record: Annotated[Optional[Path], typer.Option(help="Record the overlay video here.")] = None,
+    log: LogOption = None,
+    no_display: Annotated[bool, typer.Option("--no-display", help="Run without a window.")] = False,
+    duration: Annotated[Optional[float], typer.Option(help="Stop after this many seconds.")] = None,
+    max_frames: Annotated[Optional[int], typer.Option(help="Stop after this many frames.")] = None,
+    reconnect: Annotated[int, typer.Option(help="Reopen a lost camera/stream this often.")] = 0,
+    timeout: Annotated[float, typer.Option(help="Seconds without a frame = source lost.")] = 5.0,
+    model: ModelOption = "lite0",
+    weights: WeightsOption = "imagenet",
+    layer: LayerOption = None,
+    labels: LabelsOption = None,
+    method: MethodOption = "gradcam",
+    score: ScoreOption = "logit",
+    top: TopOption = None,
+    class_: ClassOption = None,
+    alpha: AlphaOption = 0.5,
+    colormap: ColormapOption = "jet",
+    input_size: InputSizeOption = None,
+    precision: PrecisionOption = "float32",
+    smooth: SmoothOption = 0.0,
+    codec: CodecOption = None,
+) -> None:
+    """Live overlay from a camera or stream, with an optional frame-rate target.
+
+    Keys: q/Esc quit, space pause, n/p next/previous of the top-k classes,
+    m next method, s snapshot PNG, +/- alpha. Without a display it runs
+    headless with a status line.
+
+    Examples:
+
+      livecam webcam --fps-target 15
+
+      livecam webcam --source http://192.168.1.20:8080/video --record out.mp4
+
+      livecam webcam --no-display --duration 60 --log live.jsonl --top 3
+    """
+    from livecam import targets as target_specs
+    from livecam.display import Display
+    from livecam.live import ExplainerCache, LiveRunner
+    from livecam.models import load_model
+    from livecam.render import HeatmapRenderer
+    from livecam.video import open_source
+
+    with reported_errors(), sigterm_as_interrupt():
+        _validate_common(alpha, colormap, top, class_, precision, method)
+        if fps_target is not None and fps_target <= 0:
+            raise LivecamError(f"--fps-target must be positive, got {fps_target}")
+        if record is not None and not record.parent.is_dir():
+            raise LivecamError(f"cannot record to {record}: {record.parent} does not exist")
+        with redirect_stdout(sys.stderr):
+            bundle = load_model(
+                model,
+                weights=weights,
+                layer=layer,
+                labels=labels,
+                input_size=input_size,
+                precision=precision,
+            )
+        wanted = (
+            target_specs.classes(bundle.labels, class_) if class_ else target_specs.top(top or 1)
+        )
+        cache = ExplainerCache(bundle, method, wanted, score)
+        display = Display(enabled=not no_display)
+        status = None if display.enabled else _status_line
+        runner = LiveRunner(
+            cache,
+            HeatmapRenderer(alpha, colormap),
+            fps_target=fps_target,
+            smooth=smooth,
+            display=display,
+            status=status,
+        )
+        frames = open_source(source if source is not None else camera, timeout, reconnect)
+        try:
+            summary = runner.run(
+                frames,
+                record=record,
+                log_path=log,
+                duration=duration,
+                max_frames=max_frames,
+                codec=codec,
+            )
+        finally:
+            frames.close()
+        if status is not None and sys.stderr.isatty():
+            typer.echo("", err=True)
+        _print_summary(summary, "showed")
+        if summary.interrupted:
+            fail("interrupted")
+            raise typer.Exit(interrupted_exit())
+        if getattr(frames, "lost_reason", None):
+            raise typer.Exit(EXIT_ERROR)
+
+
+def _status_line(text: str) -> None:
+    end = "\r" if sys.stderr.isatty() else "\n"
+    sys.stderr.write(text + end)
+    sys.stderr.flush()
 
 
 def main() -> None:

@@ -49,3 +49,11 @@ class OutputError(LivecamError):
 
 class TorchCheckpointError(ModelError):
     """A legacy PyTorch checkpoint cannot be read."""
+
+
+class SourceError(LivecamError):
+    """A video source cannot be opened or stopped delivering frames."""
+
+
+class SinkError(OutputError):
+    """A video cannot be written (no codec, wrong frame size, disk full)."""

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -93,6 +94,13 @@ class Explainer:
         """Explain a batch of BGR frames (any sizes) in one compiled call."""
         batch = model_input(frames, self.model.input_size)
         return self.explain_batch(batch)
+
+    def warm_up(self) -> float:
+        """Trace and run the compiled step once on a blank frame; returns seconds taken."""
+        start = time.perf_counter()
+        height, width = self.model.input_size
+        self.explain_batch(np.zeros((1, height, width, 3), np.uint8))
+        return time.perf_counter() - start
 
     def explain_one(self, frame: np.ndarray) -> Explanation:
         return self.explain([frame])[0]

@@ -10,7 +10,7 @@ Specs:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,27 @@ class LoadedModel:
     @property
     def num_classes(self) -> int:
         return len(self.labels)
+
+    def variant(self, input_size: int | None = None, precision: str | None = None) -> LoadedModel:
+        """The same weights at another square input size and/or precision.
+
+        Raises:
+            InputSizeError: The architecture cannot take ``input_size``.
+        """
+        size = input_size or self.input_size[0]
+        precision = precision or self.precision
+        if (size, size) == self.input_size and precision == self.precision:
+            return self
+        policy = "float32" if precision == "float32" else precision
+        resize = None if (size, size) == self.input_size else size
+        model, logits = graph.rebuild(self.model, resize, policy)
+        return replace(
+            self,
+            model=model,
+            input_size=(size, size),
+            precision=precision,
+            outputs_logits=self.outputs_logits and logits,
+        )
 
 
 def _is_offline_error(exc: Exception) -> bool:

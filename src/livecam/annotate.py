@@ -1,0 +1,144 @@
+"""Offline annotation: every frame of a video through the compiled CAM step."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from itertools import islice
+from pathlib import Path
+
+from livecam.errors import LivecamError
+from livecam.explain import Explainer
+from livecam.frames import model_input
+from livecam.pipeline import MapSmoother, OutputWorker, Processed, RunSummary
+from livecam.render import HeatmapRenderer
+from livecam.timing import StageTimer
+from livecam.video import Frame, FrameSource, VideoFileSource, VideoSink, open_source
+
+ProgressCallback = Callable[[int, "int | None"], None]
+
+
+def default_output(source: Path, out_dir: Path | None = None, suffix: str = ".mp4") -> Path:
+    """``clip.avi`` -> ``clip.livecam.mp4`` beside it (or in ``out_dir``)."""
+    return (out_dir or source.parent) / f"{source.stem}.livecam{suffix}"
+
+
+def _batches(frames: Iterator[Frame], size: int, timer: StageTimer) -> Iterator[list[Frame]]:
+    while True:
+        start = time.perf_counter()
+        chunk = list(islice(frames, size))
+        if not chunk:
+            return
+        per_frame = (time.perf_counter() - start) / len(chunk)
+        for _ in chunk:
+            timer.add("read_wait", per_frame)
+        yield chunk
+
+
+def process_frames(
+    source: FrameSource,
+    explainer: Explainer,
+    worker: OutputWorker,
+    timer: StageTimer,
+    batch: int = 1,
+    smooth: float = 0.0,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Run every frame of ``source`` through the CAM step, in order, in batches."""
+    smoother = MapSmoother(smooth)
+    done = 0
+    for chunk in _batches(iter(source), batch, timer):
+        with timer.stage("preprocess"):
+            inputs = model_input([frame.image for frame in chunk], explainer.model.input_size)
+        with timer.stage("cam"):
+            explanations = explainer.explain_batch(inputs)
+        shares = {
+            "read_wait": timer.last("read_wait"),
+            "preprocess": timer.last("preprocess") / len(chunk),
+            "cam": timer.last("cam") / len(chunk),
+        }
+        for frame, explanation in zip(chunk, explanations, strict=True):
+            target = explanation.targets[0]
+            heatmap = smoother(target.heatmap)
+            worker.submit(Processed(frame, explanation, target, heatmap, dict(shares)))
+        done += len(chunk)
+        if progress is not None:
+            progress(done, source.info.frame_count)
+    return done
+
+
+def annotate_video(
+    source_spec: str | Path,
+    output: str | Path,
+    explainer: Explainer,
+    renderer: HeatmapRenderer | None = None,
+    *,
+    heatmap_output: str | Path | None = None,
+    log_path: str | Path | None = None,
+    batch: int = 1,
+    smooth: float = 0.0,
+    codec: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunSummary:
+    """Write ``output``: the source with the heatmap of its first target blended
+    into every frame, at the source's size and frame rate.
+
+    Args:
+        source_spec: A video file, an image folder or a glob.
+        output: The annotated video (``.mp4``, ``.avi``, ``.mkv``, ...).
+        explainer: Model, method and targets.
+        renderer: Overlay settings.
+        heatmap_output: Also write the heatmap-only video here.
+        log_path: Write one JSON object per frame here.
+        batch: Frames per call of the compiled step.
+        smooth: Exponential moving average of maps, 0 (off) to <1.
+        codec: FourCC to force.
+        progress: Called with (frames done, frames expected or None).
+
+    Returns:
+        The run's summary. Whatever happens (an error, Ctrl-C), the frames
+        processed so far are written and the video files are finalised.
+    """
+    if batch < 1:
+        raise LivecamError(f"batch must be at least 1, got {batch}")
+    renderer = renderer or HeatmapRenderer()
+    timer = StageTimer()
+    explainer.warm_up()
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        source = stack.enter_context(open_source(source_spec))
+        inputs = (Path(source_spec),)
+        size = (source.info.width, source.info.height)
+        sink = stack.enter_context(VideoSink(output, source.info.fps, size, codec, inputs))
+        heat_sink = None
+        if heatmap_output is not None:
+            heat_sink = stack.enter_context(
+                VideoSink(heatmap_output, source.info.fps, size, codec, inputs)
+            )
+        log = stack.enter_context(open(log_path, "w", encoding="utf-8")) if log_path else None
+        summary = RunSummary(source=str(source_spec))
+        worker = OutputWorker(renderer, timer, sink, heat_sink, log)
+        try:
+            summary.frames_in = process_frames(
+                source, explainer, worker, timer, batch, smooth, progress
+            )
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            worker.close()
+            summary.frames_out = worker.frames_done
+            summary.frames_written = sink.frames_written
+            summary.elapsed_s = time.perf_counter() - started
+            summary.timings_ms = timer.summary_ms()
+        if worker.error is not None:
+            raise worker.error
+        if isinstance(source, VideoFileSource) and source.truncated:
+            summary.warnings.append(
+                f"{source_spec}: decoded {source.frames_read} of the "
+                f"{source.info.frame_count} frames the container announces"
+            )
+        if getattr(source, "unreadable", None):
+            summary.warnings.extend(source.unreadable)
+    summary.outputs = [Path(output)] + ([Path(heatmap_output)] if heatmap_output else [])
+    return summary

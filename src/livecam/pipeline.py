@@ -1,0 +1,189 @@
+"""The parts shared by the file and live loops: smoothing, and the output
+thread that renders, writes and logs while the main thread runs the CAM step."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from livecam.errors import LivecamError
+from livecam.explain import Explanation, TargetMap
+from livecam.render import HeatmapRenderer, draw_label, peak_xy
+from livecam.timing import StageTimer
+from livecam.video import Frame, RealTimeSink, VideoSink
+
+OUTPUT_QUEUE = 16
+
+
+class MapSmoother:
+    """Exponential moving average of maps across frames, to cut flicker.
+
+    ``alpha`` is the weight of the past: 0 turns smoothing off, 0.8 is heavy.
+    """
+
+    def __init__(self, alpha: float = 0.0) -> None:
+        if not 0.0 <= alpha < 1.0:
+            raise LivecamError(f"smooth must be in [0, 1), got {alpha}")
+        self.alpha = alpha
+        self._previous: np.ndarray | None = None
+
+    def __call__(self, heatmap: np.ndarray) -> np.ndarray:
+        if self.alpha == 0.0 or self._previous is None or self._previous.shape != heatmap.shape:
+            self._previous = heatmap
+            return heatmap
+        self._previous = self.alpha * self._previous + (1.0 - self.alpha) * heatmap
+        return self._previous
+
+
+@dataclass
+class Processed:
+    """A frame with the map chosen for it, on its way to the output thread."""
+
+    frame: Frame
+    explanation: Explanation
+    target: TargetMap
+    heatmap: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+    hud: list[str] | None = None
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the CLI's closing line and for scripts."""
+
+    source: str
+    frames_in: int = 0
+    frames_out: int = 0
+    frames_written: int = 0
+    dropped: int = 0
+    duplicated: int = 0
+    elapsed_s: float = 0.0
+    outputs: list[Path] = field(default_factory=list)
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+    quality: str | None = None
+    timings_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames_out / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s: float) -> dict:
+    """One JSON-lines record: frame, time, predictions, target, peak, stage timings."""
+    timings = {key: round(value * 1000, 3) for key, value in item.timings.items()}
+    timings.update(render=round(render_s * 1000, 3), write=round(write_s * 1000, 3))
+    return {
+        "frame": item.frame.index,
+        "time_s": round(item.frame.time_s, 4),
+        "predictions": [
+            {"index": p.index, "label": p.label, "probability": round(p.probability, 6)}
+            for p in item.explanation.predictions
+        ],
+        "target": {"index": item.target.index, "label": item.target.label},
+        "peak": list(peak),
+        "timings_ms": timings,
+    }
+
+
+class OutputWorker:
+    """Renders overlays, writes the videos and the log on a thread of its own.
+
+    The main thread :meth:`submit`s processed frames; a bounded queue keeps
+    memory flat. :meth:`close` drains the queue and joins the thread, so every
+    submitted frame is written before the sinks are closed.
+    """
+
+    def __init__(
+        self,
+        renderer: HeatmapRenderer,
+        timer: StageTimer,
+        overlay_sink: VideoSink | RealTimeSink | None = None,
+        heatmap_sink: VideoSink | RealTimeSink | None = None,
+        log: IO[str] | None = None,
+        keep_latest: bool = False,
+    ) -> None:
+        self.renderer = renderer
+        self.timer = timer
+        self.overlay_sink = overlay_sink
+        self.heatmap_sink = heatmap_sink
+        self.log = log
+        self.keep_latest = keep_latest
+        self.latest: np.ndarray | None = None
+        self.frames_done = 0
+        self.error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue(OUTPUT_QUEUE)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="livecam-writer")
+        self._thread.start()
+
+    def submit(self, item: Processed) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(item)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue  # keep draining so the producer never blocks
+            try:
+                self._handle(item)
+            except BaseException as exc:  # re-raised on the producer's next submit
+                self.error = exc
+
+    def _handle(self, item: Processed) -> None:
+        image = item.frame.image
+        height, width = image.shape[:2]
+        with self.timer.stage("render"):
+            text = f"{item.target.name} {item.target.probability:.0%}"
+            overlay = self.renderer.annotate(image, item.heatmap, text)
+            if item.hud:
+                draw_hud(overlay, item.hud)
+            peak = peak_xy(item.heatmap, width, height)
+        render_s = self.timer.last("render")
+        with self.timer.stage("write"):
+            self._write(self.overlay_sink, overlay, item.frame.time_s)
+            if self.heatmap_sink is not None:
+                heat = self.renderer.colorize(item.heatmap, width, height)
+                self._write(self.heatmap_sink, heat, item.frame.time_s)
+        if self.log is not None:
+            record = log_record(item, peak, render_s, self.timer.last("write"))
+            self.log.write(json.dumps(record) + "\n")
+        if self.keep_latest:
+            self.latest = overlay
+        self.frames_done += 1
+
+    @staticmethod
+    def _write(sink: VideoSink | RealTimeSink | None, image: np.ndarray, time_s: float) -> None:
+        if isinstance(sink, RealTimeSink):
+            sink.write(image, time_s)
+        elif sink is not None:
+            sink.write(image)
+
+
+def draw_hud(frame: np.ndarray, lines: list[str]) -> None:
+    """Status lines stacked under the label, drawn in place."""
+    line_height = max(18, frame.shape[0] // 22)
+    for i, line in enumerate(lines, start=1):
+        draw_label(frame, line, (8, 8 + i * (line_height + 6)))
+
+
+def jsonable(value: Any) -> Any:
+    """Paths and numpy scalars made JSON-friendly for summaries."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,61 @@
+"""Per-stage timings and the statistics the HUD, the log and the benchmark use."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+STAGES = ("read_wait", "preprocess", "cam", "render", "write")
+
+
+def percentiles(
+    samples: Sequence[float], points: Sequence[float] = (50, 95, 99)
+) -> dict[str, float]:
+    """``{"p50": ..., "p95": ..., "p99": ...}`` of ``samples`` (linear interpolation)."""
+    if len(samples) == 0:
+        return {f"p{p:g}": float("nan") for p in points}
+    values = np.percentile(np.asarray(samples, dtype=np.float64), points)
+    return {f"p{p:g}": float(v) for p, v in zip(points, values, strict=True)}
+
+
+def fps_from_timestamps(timestamps: Sequence[float]) -> float:
+    """Frames per second from frame completion times: N timestamps are N-1 intervals."""
+    if len(timestamps) < 2:
+        return float("nan")
+    span = timestamps[-1] - timestamps[0]
+    return (len(timestamps) - 1) / span if span > 0 else float("inf")
+
+
+class StageTimer:
+    """Collects durations per stage (seconds), thread-safe enough for appends."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = defaultdict(list)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.samples[name].append(time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.samples[name].append(seconds)
+
+    def last(self, name: str) -> float:
+        values = self.samples.get(name)
+        return values[-1] if values else 0.0
+
+    def summary_ms(self) -> dict[str, dict[str, float]]:
+        """Per stage: p50/p95/p99 and mean in milliseconds."""
+        result = {}
+        for name, values in self.samples.items():
+            stats = {key: value * 1000 for key, value in percentiles(values).items()}
+            stats["mean"] = float(np.mean(values)) * 1000 if values else float("nan")
+            result[name] = stats
+        return result

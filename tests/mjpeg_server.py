@@ -1,0 +1,95 @@
+"""A real MJPEG-over-HTTP camera on 127.0.0.1, serving frames of a video file.
+
+IP cameras serve ``multipart/x-mixed-replace`` JPEG streams like this one; the
+tests point ``livecam webcam --source http://...`` at it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import cv2
+
+BOUNDARY = b"livecamframe"
+
+
+class MjpegServer:
+    """Serves ``video`` (looped, resized to ``size``) at ``fps`` until closed.
+
+    ``stop_after`` seconds into each connection, the server stops sending but
+    keeps the connection open (a stream that hangs).
+    """
+
+    def __init__(self, video: Path, fps: float = 30.0, size: tuple[int, int] = (640, 480),
+                 stop_after: float | None = None) -> None:  # fmt: skip
+        self.frames = self._load(video, size)
+        self.fps = fps
+        self.stop_after = stop_after
+        self.closed = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header(
+                    "Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY.decode()}"
+                )
+                self.end_headers()
+                server.stream(self.wfile)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @staticmethod
+    def _load(video: Path, size: tuple[int, int]) -> list[bytes]:
+        capture = cv2.VideoCapture(str(video))
+        frames = []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            frames.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes())
+        capture.release()
+        return frames
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/video.mjpg"
+
+    def stream(self, out) -> None:
+        started = time.monotonic()
+        index = 0
+        while not self.closed.is_set():
+            elapsed = time.monotonic() - started
+            if self.stop_after is not None and elapsed > self.stop_after:
+                self.closed.wait(0.1)  # hang: connection open, no more frames
+                continue
+            jpeg = self.frames[index % len(self.frames)]
+            try:
+                out.write(b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\n")
+                out.write(f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+                out.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                return
+            index += 1
+            delay = started + index / self.fps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    def __enter__(self) -> MjpegServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.closed.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
