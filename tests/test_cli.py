@@ -119,3 +119,47 @@ def test_python_dash_m_help_and_version():
         [sys.executable, "-m", "livecam", "--version"], capture_output=True, text=True, timeout=120
     )
     assert version.stdout.startswith("livecam ")
+
+
+def test_annotate_several_inputs_into_a_folder_and_reports_a_bad_one(samples, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    out = tmp_path / "out"
+    result = invoke("annotate", samples / "vtest.avi", bad, samples / "megamind.mp4",
+                    "--out-dir", out, "--batch", "4")  # fmt: skip
+    assert result.exit_code == 1
+    assert "broken.mp4" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["megamind.livecam.mp4", "vtest.livecam.mp4"]
+    assert "annotated 30 frames" in result.stderr and "annotated 48 frames" in result.stderr
+
+
+def test_annotate_single_output_and_option_checks(samples, tmp_path):
+    result = invoke("annotate", samples / "vtest.avi", "-o", tmp_path / "v.avi", "--smooth", "0.5")
+    assert result.exit_code == 0, result.output
+    assert cv2.VideoCapture(str(tmp_path / "v.avi")).get(cv2.CAP_PROP_FRAME_COUNT) == 30
+    result = invoke("annotate", samples / "vtest.avi", "--batch", "0")
+    assert result.exit_code == 1 and "--batch must be at least 1" in result.stderr
+
+
+def test_webcam_headless_from_an_mjpeg_stream(samples, tmp_path):
+    from mjpeg_server import MjpegServer
+
+    with MjpegServer(samples / "megamind.mp4", fps=30) as server:
+        result = invoke("webcam", "--source", server.url, "--no-display", "--duration", "3",
+                        "--record", tmp_path / "rec.mp4", "--log", tmp_path / "rec.jsonl")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "showed" in result.stderr and "fps" in result.stderr
+    assert cv2.VideoCapture(str(tmp_path / "rec.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) > 10
+    assert len((tmp_path / "rec.jsonl").read_text().splitlines()) > 5
+
+
+def test_webcam_without_a_camera_is_one_line(tmp_path):
+    result = invoke("webcam", "--camera", "7", "--no-display")
+    assert result.exit_code == 1
+    assert "no camera at index 7" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_webcam_rejects_a_negative_fps_target():
+    result = invoke("webcam", "--fps-target", "-5", "--no-display")
+    assert result.exit_code == 1 and "must be positive" in result.stderr

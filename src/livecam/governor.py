@@ -51,6 +51,9 @@ class Governor:
         self.window = window
         self.headroom = headroom
         self.costs: dict[QualityLevel, float] = {}
+        # cost of the level above / cost of this level, measured back to back
+        self.ratios: dict[QualityLevel, float] = {}
+        self._came_from: QualityLevel | None = None
         self.rejected: set[QualityLevel] = set()
         self.level = QualityLevel(native_size)
         self._samples: list[float] = []
@@ -93,6 +96,9 @@ class Governor:
         cost = statistics.fmean(self._samples[2:])  # the first frames pay for tracing
         self.costs[self.level] = cost
         self._samples.clear()
+        if self._came_from is not None:
+            self.ratios[self.level] = self.costs[self._came_from] / cost
+            self._came_from = None
         if cost > self.period:
             self._reject_if_slower_precision()
             return self._step_down(self.level)
@@ -107,16 +113,22 @@ class Governor:
 
     def _step_down(self, current: QualityLevel) -> QualityLevel | None:
         below = [lv for lv in self.ladder() if self._key(lv) > self._key(current)]
-        return self._set(below[0]) if below else None
+        if not below:
+            return None
+        self._came_from = current if current in self.costs else None
+        return self._set(below[0])
 
     def _maybe_climb(self) -> QualityLevel | None:
         above = [lv for lv in self.ladder() if self._key(lv) < self._key(self.level)]
         if not above:
             return None
-        upper = above[-1]
-        known = self.costs.get(upper)
-        if known is not None and known * self.headroom <= self.period:
-            return self._set(upper)
+        # The upper level's cost now, scaled from this level's fresh cost by
+        # the ratio measured when we stepped down: load may have changed since.
+        ratio = self.ratios.get(self.level)
+        if ratio is None:
+            return None
+        if self.costs[self.level] * ratio * self.headroom <= self.period:
+            return self._set(above[-1])
         return None
 
     def _set(self, level: QualityLevel) -> QualityLevel:

@@ -147,7 +147,7 @@ class OutputWorker:
         image = item.frame.image
         height, width = image.shape[:2]
         with self.timer.stage("render"):
-            text = f"{item.target.name} {item.target.probability:.0%}"
+            text = f"{item.target.name} {item.target.probability:.1%}"
             overlay = self.renderer.annotate(image, item.heatmap, text)
             if item.hud:
                 draw_hud(overlay, item.hud)

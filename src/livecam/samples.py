@@ -6,6 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 SAMPLE_IMAGES = ("squirrel_cls.jpg", "butterfly.jpg", "orange.jpg")
+SAMPLE_VIDEO = "moving_monarch.mp4"
 
 
 def sample_dir() -> Path:
@@ -18,3 +19,8 @@ def sample_dir() -> Path:
 
 def sample_images() -> list[Path]:
     return [sample_dir() / name for name in SAMPLE_IMAGES]
+
+
+def sample_video() -> Path:
+    """A real photo (the monarch) sliding across a real background, 45 frames."""
+    return sample_dir() / SAMPLE_VIDEO

@@ -1,0 +1,76 @@
+import json
+
+import numpy as np
+import pytest
+from test_video import count_frames
+
+from livecam.annotate import annotate_video
+from livecam.explain import Explainer
+from livecam.pipeline import MapSmoother
+from livecam.targets import classes
+from livecam.video import open_source
+
+
+@pytest.fixture(scope="module")
+def explainer(lite0):
+    return Explainer(lite0)
+
+
+def test_annotate_keeps_count_fps_and_size_and_logs_every_frame(samples, tmp_path, explainer):
+    out, heat, log = tmp_path / "out.mp4", tmp_path / "heat.mp4", tmp_path / "frames.jsonl"
+    summary = annotate_video(
+        samples / "megamind.mp4", out, explainer, heatmap_output=heat, log_path=log, batch=4
+    )
+    assert summary.frames_in == summary.frames_out == summary.frames_written == 48
+    for video in (out, heat):
+        frames, fps, size = count_frames(video)
+        assert (frames, size) == (48, (720, 528))
+        assert fps == pytest.approx(23.976, abs=1e-3)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(48))
+    assert records[10]["time_s"] == pytest.approx(10 / 23.976, abs=1e-3)
+    for record in records:
+        assert {"frame", "time_s", "predictions", "target", "peak", "timings_ms"} <= set(record)
+        x, y = record["peak"]
+        assert 0 <= x < 720 and 0 <= y < 528
+        assert {"read_wait", "preprocess", "cam", "render", "write"} <= set(record["timings_ms"])
+
+
+def test_logged_peak_follows_the_moving_monarch(samples, tmp_path, lite0):
+    meta = json.loads((samples / "moving_monarch.json").read_text())
+    monarch = Explainer(lite0, targets=classes(lite0.labels, ["monarch"]))
+    log = tmp_path / "frames.jsonl"
+    annotate_video(samples / "moving_monarch.mp4", tmp_path / "o.mp4", monarch, log_path=log)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == len(meta["boxes_xyxy"]) == 45
+    inside = sum(
+        x0 <= r["peak"][0] < x1 and y0 <= r["peak"][1] < y1
+        for r, (x0, y0, x1, y1) in zip(records, meta["boxes_xyxy"], strict=True)
+    )
+    assert inside >= 0.9 * len(records)
+    assert all(r["target"]["label"].startswith("monarch") for r in records)
+
+
+def test_batching_gives_the_same_results_as_single_frames(samples, tmp_path, explainer):
+    logs = {}
+    for batch in (1, 8):
+        logs[batch] = tmp_path / f"b{batch}.jsonl"
+        annotate_video(samples / "vtest.avi", tmp_path / f"b{batch}.avi", explainer,
+                       log_path=logs[batch], batch=batch)  # fmt: skip
+    one, eight = ([json.loads(x) for x in logs[b].read_text().splitlines()] for b in (1, 8))
+    assert len(one) == len(eight) == 30
+    for a, b in zip(one, eight, strict=True):
+        assert a["target"] == b["target"]
+        assert abs(a["peak"][0] - b["peak"][0]) <= 2 and abs(a["peak"][1] - b["peak"][1]) <= 2
+
+
+def test_smoothing_cuts_flicker_on_real_footage(samples, explainer):
+    with open_source(samples / "vtest.avi") as source:
+        maps = [e.targets[0].heatmap for f in source for e in explainer.explain([f.image])]
+    smoother = MapSmoother(0.7)
+    smoothed = [smoother(m) for m in maps]
+    raw_flicker = np.mean([np.abs(b - a).mean() for a, b in zip(maps, maps[1:], strict=False)])
+    smooth_flicker = np.mean(
+        [np.abs(b - a).mean() for a, b in zip(smoothed, smoothed[1:], strict=False)]
+    )
+    assert smooth_flicker < 0.6 * raw_flicker

@@ -1,0 +1,74 @@
+import json
+import time
+
+import pytest
+from mjpeg_server import MjpegServer
+from test_video import count_frames
+
+from livecam.display import Display
+from livecam.live import ExplainerCache, LiveRunner
+from livecam.models import load_model
+from livecam.render import HeatmapRenderer
+from livecam.targets import top
+from livecam.video import open_source
+
+
+def runner_for(bundle, fps_target=None, targets=None):
+    cache = ExplainerCache(bundle, "gradcam", targets or top(1), "logit")
+    return LiveRunner(cache, HeatmapRenderer(), fps_target=fps_target,
+                      display=Display(enabled=False))  # fmt: skip
+
+
+def test_live_recording_keeps_wall_time(samples, tmp_path, lite0):
+    record, log = tmp_path / "live.mp4", tmp_path / "live.jsonl"
+    with MjpegServer(samples / "megamind.mp4", fps=30) as server:
+        source = open_source(server.url, timeout=3)
+        try:
+            summary = runner_for(lite0).run(source, record=record, log_path=log, duration=5)
+        finally:
+            source.close()
+    frames, fps, size = count_frames(record)
+    assert size == (640, 480)
+    assert frames / fps == pytest.approx(summary.elapsed_s, rel=0.10)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == summary.frames_out > 10
+    times = [r["time_s"] for r in records]
+    assert times == sorted(times) and times[-1] <= summary.elapsed_s + 0.5
+    ids = [r["frame"] for r in records]
+    assert ids == sorted(set(ids)), "frame ids increase; skipped ids are dropped frames"
+
+
+def test_live_loop_on_a_file_source_honours_max_frames(samples, lite0):
+    source = open_source(samples / "vtest.avi")
+    try:
+        summary = runner_for(lite0, targets=top(3)).run(source, max_frames=12)
+    finally:
+        source.close()
+    assert summary.frames_out == 12 and not summary.interrupted
+
+
+def test_governor_moves_down_from_full_quality_under_an_impossible_target(samples):
+    bundle = load_model("lite0")
+    runner = runner_for(bundle, fps_target=500)
+    source = open_source(samples / "megamind.mp4")
+    try:
+        started = time.perf_counter()
+        summary = runner.run(source, max_frames=48)
+    finally:
+        source.close()
+    assert runner.governor.changes >= 1
+    assert runner.level.input_size < 224
+    assert summary.quality == runner.level.describe()
+    assert time.perf_counter() - started < 120
+
+
+def test_governor_skips_sizes_a_flatten_head_cannot_take(samples):
+    vgg = load_model("vgg16", weights="none")
+    runner = runner_for(vgg, fps_target=500)
+    source = open_source(samples / "vtest.avi")
+    try:
+        runner.run(source, max_frames=30)
+    finally:
+        source.close()
+    assert runner.level.input_size == 224, "VGG16 with its dense head only runs at 224"
+    assert runner.level.cam_every > 1

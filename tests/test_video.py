@@ -1,0 +1,158 @@
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from mjpeg_server import MjpegServer
+
+from livecam.errors import SinkError, SourceError
+from livecam.video import (
+    ImageFolderSource,
+    LiveSource,
+    RealTimeSink,
+    VideoFileSource,
+    VideoSink,
+    expand_inputs,
+    open_source,
+)
+
+
+def count_frames(path: Path) -> tuple[int, float, tuple[int, int]]:
+    """Decode a whole video: (frames, fps, (width, height))."""
+    capture = cv2.VideoCapture(str(path))
+    frames = 0
+    size = (0, 0)
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames += 1
+        size = (frame.shape[1], frame.shape[0])
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return frames, fps, size
+
+
+def test_file_source_delivers_every_frame_in_order_with_exact_fps(samples):
+    with open_source(samples / "megamind.mp4") as source:
+        assert isinstance(source, VideoFileSource)
+        assert source.info.fps == pytest.approx(23.976, abs=1e-3)
+        assert (source.info.width, source.info.height) == (720, 528)
+        frames = list(source)
+    assert [f.index for f in frames] == list(range(48))
+    assert frames[24].time_s == pytest.approx(24 / 23.976, abs=1e-6)
+    assert not source.truncated
+
+
+def test_image_folder_source_skips_and_reports_unreadable_files(samples, tmp_path):
+    for name in ("a.jpg", "c.jpg"):
+        (tmp_path / name).write_bytes((samples / "orange.jpg").read_bytes())
+    (tmp_path / "b.jpg").write_text("not an image")
+    with open_source(tmp_path) as source:
+        assert isinstance(source, ImageFolderSource)
+        frames = list(source)
+    assert [f.index for f in frames] == [0, 2]
+    assert "b.jpg" in source.unreadable[0]
+
+
+def test_folders_of_videos_expand_to_their_videos(samples, tmp_path):
+    (tmp_path / "one.mp4").write_bytes((samples / "megamind.mp4").read_bytes())
+    (tmp_path / "two.avi").write_bytes((samples / "vtest.avi").read_bytes())
+    assert expand_inputs([tmp_path]) == [tmp_path / "one.mp4", tmp_path / "two.avi"]
+    assert expand_inputs([samples / "megamind.mp4"]) == [samples / "megamind.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.mp4", None, "does not exist"),
+        ("random.mp4", np.random.default_rng(0).bytes(4096), "cannot open|no decodable"),
+        ("empty.mp4", b"", "cannot open|no decodable"),
+    ],
+)
+def test_broken_video_files_are_source_errors(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SourceError, match=message):
+        open_source(path)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec"), [(".mp4", "mp4v"), (".avi", "MJPG"), (".mkv", "XVID")]
+)
+def test_sink_picks_a_working_codec_and_finalises(tmp_path, suffix, codec):
+    path = tmp_path / f"out{suffix}"
+    with VideoSink(path, 23.976, (64, 48)) as sink:
+        assert sink.codec == codec
+        for i in range(12):
+            sink.write(np.full((48, 64, 3), i * 20, np.uint8))
+        assert not path.exists(), "the output appears only once finalised"
+    frames, fps, size = count_frames(path)
+    assert (frames, size) == (12, (64, 48))
+    assert fps == pytest.approx(23.976, abs=1e-3)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_sink_refuses_bad_frames_containers_and_its_input(tmp_path, samples):
+    with VideoSink(tmp_path / "a.mp4", 10, (64, 48)) as sink:
+        with pytest.raises(SinkError, match="80x48 does not fit"):
+            sink.write(np.zeros((48, 80, 3), np.uint8))
+    assert not (tmp_path / "a.mp4").exists(), "no frames, no file"
+    with pytest.raises(SinkError, match="unknown video container"):
+        VideoSink(tmp_path / "a.gif", 10, (64, 48))
+    copy = tmp_path / "in.mp4"
+    copy.write_bytes((samples / "megamind.mp4").read_bytes())
+    with pytest.raises(SinkError, match="onto its input"):
+        VideoSink(copy, 10, (64, 48), inputs=(copy,))
+    with pytest.raises(SinkError, match="does not exist"):
+        VideoSink(tmp_path / "nowhere" / "a.mp4", 10, (64, 48))
+
+
+def test_real_time_sink_keeps_wall_time(tmp_path):
+    path = tmp_path / "live.mp4"
+    with VideoSink(path, 25.0, (32, 32)) as video:
+        sink = RealTimeSink(video)
+        for i in range(20):  # 5 fps for 4 s
+            sink.write(np.zeros((32, 32, 3), np.uint8), i / 5)
+        for i in range(40):  # then 100 fps for 0.4 s: frames are skipped
+            sink.write(np.zeros((32, 32, 3), np.uint8), 3.8 + i / 100)
+    frames, fps, _ = count_frames(path)
+    assert frames / fps == pytest.approx(4.2, abs=0.1)
+    assert sink.duplicated > 0 and sink.skipped > 0
+
+
+def test_live_stream_keeps_only_the_newest_frame(samples):
+    with MjpegServer(samples / "megamind.mp4", fps=30) as server:
+        source = LiveSource(server.url, timeout=3)
+        ids = []
+        try:
+            for frame in source:
+                ids.append(frame.index)
+                time.sleep(0.15)  # a slow consumer
+                if len(ids) == 8:
+                    break
+        finally:
+            source.close()
+    assert source.info.live and (source.info.width, source.info.height) == (640, 480)
+    assert source.dropped >= 8
+    assert all(later - earlier >= 2 for earlier, later in zip(ids, ids[1:], strict=False))
+
+
+def test_a_stream_that_stops_sending_ends_with_a_reason(samples):
+    with MjpegServer(samples / "megamind.mp4", fps=30, stop_after=1.0) as server:
+        source = LiveSource(server.url, timeout=1.5)
+        started = time.monotonic()
+        frames = sum(1 for _ in source)
+        source.close()
+    assert frames > 5
+    assert time.monotonic() - started < 10
+    assert "no frame" in source.lost_reason or "stopped" in source.lost_reason
+
+
+def test_refused_stream_and_missing_camera_are_source_errors():
+    with pytest.raises(SourceError, match="cannot open stream"):
+        open_source("http://127.0.0.1:9/video.mjpg", timeout=2)
+    with pytest.raises(SourceError, match="no camera at index 7"):
+        open_source(7)
