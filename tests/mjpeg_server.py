@@ -23,8 +23,13 @@ class MjpegServer:
     keeps the connection open (a stream that hangs).
     """
 
-    def __init__(self, video: Path, fps: float = 30.0, size: tuple[int, int] = (640, 480),
-                 stop_after: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        video: Path,
+        fps: float = 30.0,
+        size: tuple[int, int] = (640, 480),
+        stop_after: float | None = None,
+    ) -> None:
         self.frames = self._load(video, size)
         self.fps = fps
         self.stop_after = stop_after

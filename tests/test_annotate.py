@@ -1,14 +1,15 @@
+import itertools
 import json
 
 import numpy as np
 import pytest
-from test_video import count_frames
 
 from livecam.annotate import annotate_video
 from livecam.explain import Explainer
 from livecam.pipeline import MapSmoother
 from livecam.targets import classes
 from livecam.video import open_source
+from test_video import count_frames
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +56,13 @@ def test_batching_gives_the_same_results_as_single_frames(samples, tmp_path, exp
     logs = {}
     for batch in (1, 8):
         logs[batch] = tmp_path / f"b{batch}.jsonl"
-        annotate_video(samples / "vtest.avi", tmp_path / f"b{batch}.avi", explainer,
-                       log_path=logs[batch], batch=batch)  # fmt: skip
+        annotate_video(
+            samples / "vtest.avi",
+            tmp_path / f"b{batch}.avi",
+            explainer,
+            log_path=logs[batch],
+            batch=batch,
+        )
     one, eight = ([json.loads(x) for x in logs[b].read_text().splitlines()] for b in (1, 8))
     assert len(one) == len(eight) == 30
     for a, b in zip(one, eight, strict=True):
@@ -69,8 +75,6 @@ def test_smoothing_cuts_flicker_on_real_footage(samples, explainer):
         maps = [e.targets[0].heatmap for f in source for e in explainer.explain([f.image])]
     smoother = MapSmoother(0.7)
     smoothed = [smoother(m) for m in maps]
-    raw_flicker = np.mean([np.abs(b - a).mean() for a, b in zip(maps, maps[1:], strict=False)])
-    smooth_flicker = np.mean(
-        [np.abs(b - a).mean() for a, b in zip(smoothed, smoothed[1:], strict=False)]
-    )
+    raw_flicker = np.mean([np.abs(b - a).mean() for a, b in itertools.pairwise(maps)])
+    smooth_flicker = np.mean([np.abs(b - a).mean() for a, b in itertools.pairwise(smoothed)])
     assert smooth_flicker < 0.6 * raw_flicker

@@ -125,8 +125,16 @@ def test_annotate_several_inputs_into_a_folder_and_reports_a_bad_one(samples, tm
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 1000)
     out = tmp_path / "out"
-    result = invoke("annotate", samples / "vtest.avi", bad, samples / "megamind.mp4",
-                    "--out-dir", out, "--batch", "4")  # fmt: skip
+    result = invoke(
+        "annotate",
+        samples / "vtest.avi",
+        bad,
+        samples / "megamind.mp4",
+        "--out-dir",
+        out,
+        "--batch",
+        "4",
+    )
     assert result.exit_code == 1
     assert "broken.mp4" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["megamind.livecam.mp4", "vtest.livecam.mp4"]
@@ -145,8 +153,18 @@ def test_webcam_headless_from_an_mjpeg_stream(samples, tmp_path):
     from mjpeg_server import MjpegServer
 
     with MjpegServer(samples / "megamind.mp4", fps=30) as server:
-        result = invoke("webcam", "--source", server.url, "--no-display", "--duration", "3",
-                        "--record", tmp_path / "rec.mp4", "--log", tmp_path / "rec.jsonl")  # fmt: skip
+        result = invoke(
+            "webcam",
+            "--source",
+            server.url,
+            "--no-display",
+            "--duration",
+            "3",
+            "--record",
+            tmp_path / "rec.mp4",
+            "--log",
+            tmp_path / "rec.jsonl",
+        )
     assert result.exit_code == 0, result.output
     assert "showed" in result.stderr and "fps" in result.stderr
     assert cv2.VideoCapture(str(tmp_path / "rec.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) > 10

@@ -2,8 +2,6 @@ import json
 import time
 
 import pytest
-from mjpeg_server import MjpegServer
-from test_video import count_frames
 
 from livecam.display import Display
 from livecam.live import ExplainerCache, LiveRunner
@@ -11,12 +9,15 @@ from livecam.models import load_model
 from livecam.render import HeatmapRenderer
 from livecam.targets import top
 from livecam.video import open_source
+from mjpeg_server import MjpegServer
+from test_video import count_frames
 
 
 def runner_for(bundle, fps_target=None, targets=None):
     cache = ExplainerCache(bundle, "gradcam", targets or top(1), "logit")
-    return LiveRunner(cache, HeatmapRenderer(), fps_target=fps_target,
-                      display=Display(enabled=False))  # fmt: skip
+    return LiveRunner(
+        cache, HeatmapRenderer(), fps_target=fps_target, display=Display(enabled=False)
+    )
 
 
 def test_live_recording_keeps_wall_time(samples, tmp_path, lite0):

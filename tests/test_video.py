@@ -1,10 +1,10 @@
+import itertools
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from mjpeg_server import MjpegServer
 
 from livecam.errors import SinkError, SourceError
 from livecam.video import (
@@ -16,6 +16,7 @@ from livecam.video import (
     expand_inputs,
     open_source,
 )
+from mjpeg_server import MjpegServer
 
 
 def count_frames(path: Path) -> tuple[int, float, tuple[int, int]]:
@@ -96,9 +97,11 @@ def test_sink_picks_a_working_codec_and_finalises(tmp_path, suffix, codec):
 
 
 def test_sink_refuses_bad_frames_containers_and_its_input(tmp_path, samples):
-    with VideoSink(tmp_path / "a.mp4", 10, (64, 48)) as sink:
-        with pytest.raises(SinkError, match="80x48 does not fit"):
-            sink.write(np.zeros((48, 80, 3), np.uint8))
+    with (
+        VideoSink(tmp_path / "a.mp4", 10, (64, 48)) as sink,
+        pytest.raises(SinkError, match="80x48 does not fit"),
+    ):
+        sink.write(np.zeros((48, 80, 3), np.uint8))
     assert not (tmp_path / "a.mp4").exists(), "no frames, no file"
     with pytest.raises(SinkError, match="unknown video container"):
         VideoSink(tmp_path / "a.gif", 10, (64, 48))
@@ -137,7 +140,7 @@ def test_live_stream_keeps_only_the_newest_frame(samples):
             source.close()
     assert source.info.live and (source.info.width, source.info.height) == (640, 480)
     assert source.dropped >= 8
-    assert all(later - earlier >= 2 for earlier, later in zip(ids, ids[1:], strict=False))
+    assert all(later - earlier >= 2 for earlier, later in itertools.pairwise(ids))
 
 
 def test_a_stream_that_stops_sending_ends_with_a_reason(samples):

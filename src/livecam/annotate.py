@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
+
 from livecam.errors import LivecamError
 from livecam.explain import Explainer
-from livecam.frames import model_input
+from livecam.frames import prepare
 from livecam.pipeline import MapSmoother, OutputWorker, Processed, RunSummary
 from livecam.render import HeatmapRenderer
 from livecam.timing import StageTimer
@@ -44,13 +47,22 @@ def process_frames(
     batch: int = 1,
     smooth: float = 0.0,
     progress: ProgressCallback | None = None,
+    max_frames: int | None = None,
 ) -> int:
-    """Run every frame of ``source`` through the CAM step, in order, in batches."""
+    """Run every frame of ``source`` (or the first ``max_frames``) through the
+    CAM step, in order, in batches."""
     smoother = MapSmoother(smooth)
+    size = explainer.model.input_size
+    source.prepare = partial(prepare, size=size)
     done = 0
-    for chunk in _batches(iter(source), batch, timer):
+    for chunk in _batches(islice(iter(source), max_frames), batch, timer):
         with timer.stage("preprocess"):
-            inputs = model_input([frame.image for frame in chunk], explainer.model.input_size)
+            inputs = np.stack(
+                [
+                    frame.prepared if frame.prepared is not None else prepare(frame.image, size)
+                    for frame in chunk
+                ]
+            )
         with timer.stage("cam"):
             explanations = explainer.explain_batch(inputs)
         shares = {
@@ -80,6 +92,7 @@ def annotate_video(
     smooth: float = 0.0,
     codec: str | None = None,
     progress: ProgressCallback | None = None,
+    max_frames: int | None = None,
 ) -> RunSummary:
     """Write ``output``: the source with the heatmap of its first target blended
     into every frame, at the source's size and frame rate.
@@ -95,6 +108,7 @@ def annotate_video(
         smooth: Exponential moving average of maps, 0 (off) to <1.
         codec: FourCC to force.
         progress: Called with (frames done, frames expected or None).
+        max_frames: Stop after this many frames.
 
     Returns:
         The run's summary. Whatever happens (an error, Ctrl-C), the frames
@@ -121,7 +135,7 @@ def annotate_video(
         worker = OutputWorker(renderer, timer, sink, heat_sink, log)
         try:
             summary.frames_in = process_frames(
-                source, explainer, worker, timer, batch, smooth, progress
+                source, explainer, worker, timer, batch, smooth, progress, max_frames
             )
         except KeyboardInterrupt:
             summary.interrupted = True
@@ -133,7 +147,7 @@ def annotate_video(
             summary.timings_ms = timer.summary_ms()
         if worker.error is not None:
             raise worker.error
-        if isinstance(source, VideoFileSource) and source.truncated:
+        if isinstance(source, VideoFileSource) and source.truncated and max_frames is None:
             summary.warnings.append(
                 f"{source_spec}: decoded {source.frames_read} of the "
                 f"{source.info.frame_count} frames the container announces"

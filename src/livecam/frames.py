@@ -21,14 +21,20 @@ def as_bgr8(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
+def prepare(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """One BGR frame -> RGB uint8 ``[height, width, 3]`` at the model size."""
+    height, width = size
+    frame = as_bgr8(frame)
+    shrinking = frame.shape[0] > height or frame.shape[1] > width
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    resized = cv2.resize(frame, (width, height), interpolation=interpolation)
+    return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+
+
 def model_input(frames: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
     """BGR frames -> an RGB uint8 batch ``[n, height, width, 3]`` at the model size."""
     height, width = size
     batch = np.empty((len(frames), height, width, 3), dtype=np.uint8)
     for i, frame in enumerate(frames):
-        frame = as_bgr8(frame)
-        shrinking = frame.shape[0] > height or frame.shape[1] > width
-        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-        resized = cv2.resize(frame, (width, height), interpolation=interpolation)
-        batch[i] = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+        batch[i] = prepare(frame, size)
     return batch

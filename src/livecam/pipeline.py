@@ -151,7 +151,7 @@ class OutputWorker:
             overlay = self.renderer.annotate(image, item.heatmap, text)
             if item.hud:
                 draw_hud(overlay, item.hud)
-            peak = peak_xy(item.heatmap, width, height)
+            peak = peak_xy(item.heatmap, width, height) if self.log is not None else None
         render_s = self.timer.last("render")
         with self.timer.stage("write"):
             self._write(self.overlay_sink, overlay, item.frame.time_s)

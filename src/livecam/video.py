@@ -12,7 +12,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +65,7 @@ class Frame:
     index: int
     image: np.ndarray
     time_s: float
+    prepared: np.ndarray | None = None  # model input, when the reader thread made it
 
 
 _END = object()
@@ -76,6 +77,10 @@ class FrameSource:
     info: VideoInfo
     name: str
     dropped = 0
+    # Set before iterating to have file readers resize frames for the model
+    # on their own thread; live sources leave it to the consumer (most of
+    # their frames are dropped, so preparing them all would be waste).
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __enter__(self) -> FrameSource:
         return self
@@ -169,7 +174,8 @@ class VideoFileSource(FrameSource):
             ok, image = self._capture.read()
             if not ok:
                 return None
-        frame = Frame(self._index, image, self._index / self.info.fps)
+        prepared = self.prepare(image) if self.prepare is not None else None
+        frame = Frame(self._index, image, self._index / self.info.fps, prepared)
         self._index += 1
         return frame
 

@@ -1,0 +1,410 @@
+"""Frame-rate benchmarks: the compiled CAM step, the whole threaded pipeline,
+and the baselines a user would otherwise use, on the same model and frames."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import platform
+import resource
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from livecam.errors import LivecamError
+from livecam.frames import model_input
+from livecam.timing import fps_from_timestamps, percentiles
+
+BASELINES = ("eager", "tf-keras-vis")
+BASELINE_FRAMES = 12  # baselines are slow; a dozen frames give a stable median
+SYNTHETIC_PREFIX = "synthetic:"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    model: str = "lite0"
+    weights: str = "imagenet"
+    method: str = "gradcam"
+    input_size: int | None = None
+    precision: str = "float32"
+    batch: int = 1
+
+    def label(self) -> str:
+        size = self.input_size or "native"
+        return f"{self.model} {self.method} {size} {self.precision} b{self.batch}"
+
+
+@dataclass
+class BenchResult:
+    config: BenchConfig
+    input_size: int = 0
+    frames: int = 0
+    warmup_s: float = 0.0
+    traces: int = 0
+    cam_ms: dict[str, float] = field(default_factory=dict)
+    cam_fps: float = 0.0
+    pipeline_fps: float = 0.0
+    pipeline_stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    pipeline_vs_cam: float = 0.0
+    dropped: int = 0
+    duplicated: int = 0
+    peak_rss_mb: float = 0.0
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["config"] = asdict(self.config)
+        return data
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, cores and library versions, for the table's header."""
+    import keras
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "opencv": cv2.__version__,
+        "onednn": _onednn_state(),
+        "gpu": bool(tf.config.list_physical_devices("GPU")),
+    }
+
+
+def _onednn_state() -> str:
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if setting is not None:
+        return "on" if setting not in ("0", "false", "False") else "off"
+    # TensorFlow enables oneDNN by default on x86 Linux builds.
+    return "on (default)" if platform.machine() in ("x86_64", "AMD64") else "off (default)"
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process, in MB."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+@contextmanager
+def peak_rss() -> Iterator[list[float]]:
+    """Samples resident memory every 50 ms; the list's one value is the peak."""
+    peak = [rss_mb()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.05):
+            peak[0] = max(peak[0], rss_mb())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        stop.set()
+        thread.join()
+        peak[0] = max(peak[0], rss_mb())
+
+
+def load_frames(source: str, count: int) -> list[np.ndarray]:
+    """``count`` BGR frames from a video/folder (looped if short) or ``synthetic:WxH``."""
+    if source.startswith(SYNTHETIC_PREFIX):
+        width, height = (int(v) for v in source[len(SYNTHETIC_PREFIX) :].lower().split("x"))
+        rng = np.random.default_rng(0)
+        base = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), np.uint8), (0, 0), 8)
+        return [np.roll(base, 4 * i, axis=1) for i in range(count)]
+    from livecam.video import open_source
+
+    with open_source(source) as frames:
+        decoded = [frame.image for frame in itertools.islice(frames, count)]
+    if not decoded:
+        raise LivecamError(f"no frames in {source}")
+    return [decoded[i % len(decoded)] for i in range(count)]
+
+
+def _as_video(frames: list[np.ndarray], folder: Path) -> Path:
+    """The frames as an MJPG file, so the pipeline decodes from disk like a user's video."""
+    path = folder / "bench-input.avi"
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (width, height))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def _time_cam_step(explainer, batches: list[np.ndarray]) -> tuple[list[float], float]:
+    per_frame, stamps = [], [time.perf_counter()]
+    for batch in batches:
+        start = time.perf_counter()
+        explainer.explain_batch(batch)
+        elapsed = time.perf_counter() - start
+        per_frame.extend([elapsed / len(batch)] * len(batch))
+        stamps.append(time.perf_counter())
+    return per_frame, sum(len(b) for b in batches) / (stamps[-1] - stamps[0])
+
+
+def _eager_baseline(model, inputs: np.ndarray, ours: np.ndarray) -> dict[str, Any]:
+    from livecam.reference import EagerGradCam
+
+    eager = EagerGradCam(model)
+    eager.heatmap(inputs[0])  # first call builds the graph pieces
+    times, maps = [], []
+    for image in inputs:
+        start = time.perf_counter()
+        maps.append(eager.heatmap(image))
+        times.append(time.perf_counter() - start)
+    return _baseline_figures(times, maps, ours)
+
+
+def _tf_keras_vis_baseline(model, inputs: np.ndarray, ours: np.ndarray, class_ids) -> dict:
+    try:
+        from tf_keras_vis.gradcam import Gradcam
+        from tf_keras_vis.utils.scores import CategoricalScore
+    except ImportError:
+        return {"skipped": "tf-keras-vis is not installed (pip install tf-keras-vis)"}
+    gradcam = Gradcam(model.model, clone=False)
+    x = model.preprocess(inputs.astype(np.float32))
+
+    def run(i: int) -> np.ndarray:
+        return gradcam(
+            CategoricalScore([int(class_ids[i])]),
+            x[i : i + 1],
+            penultimate_layer=model.cam_layer,
+            seek_penultimate_conv_layer=False,
+            expand_cam=False,
+            normalize_cam=True,
+        )[0]
+
+    run(0)
+    times, maps = [], []
+    for i in range(len(inputs)):
+        start = time.perf_counter()
+        maps.append(np.asarray(run(i)))
+        times.append(time.perf_counter() - start)
+    return _baseline_figures(times, maps, ours)
+
+
+def _baseline_figures(times: list[float], maps: list[np.ndarray], ours: np.ndarray) -> dict:
+    correlations = [
+        float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+        for a, b in zip(maps, ours, strict=True)
+        if np.ptp(a) > 0 and np.ptp(b) > 0
+    ]
+    median = float(np.median(times))
+    return {
+        "per_frame_ms": {k: v * 1000 for k, v in percentiles(times).items()},
+        "fps": 1.0 / median if median > 0 else float("inf"),
+        "correlation": float(np.mean(correlations)) if correlations else float("nan"),
+    }
+
+
+def _pipeline(
+    explainer, frames: list[np.ndarray], batch: int, source: str | None, live: bool
+) -> dict[str, Any]:
+    from livecam.annotate import annotate_video
+
+    with tempfile.TemporaryDirectory(prefix="livecam-bench-") as folder:
+        if live and source is not None:
+            return _live_pipeline(explainer, source, len(frames), Path(folder))
+        video = _as_video(frames, Path(folder))
+        summary = annotate_video(video, Path(folder) / "out.mp4", explainer, batch=batch)
+        return {"fps": summary.fps, "stages": summary.timings_ms, "dropped": 0, "duplicated": 0}
+
+
+def _live_pipeline(explainer, url: str, count: int, folder: Path) -> dict[str, Any]:
+    from livecam.display import Display
+    from livecam.live import ExplainerCache, LiveRunner
+    from livecam.render import HeatmapRenderer
+    from livecam.video import open_source
+
+    cache = ExplainerCache(
+        explainer.model, explainer.engine.method.name, explainer.targets, explainer.engine.score
+    )
+    runner = LiveRunner(cache, HeatmapRenderer(), display=Display(enabled=False))
+    source = open_source(url)
+    try:
+        summary = runner.run(source, record=folder / "live.mp4", max_frames=count)
+    finally:
+        source.close()
+    return {
+        "fps": summary.fps,
+        "stages": summary.timings_ms,
+        "dropped": summary.dropped,
+        "duplicated": summary.duplicated,
+    }
+
+
+def bench_config(
+    config: BenchConfig,
+    frames: list[np.ndarray],
+    baselines: tuple[str, ...] = (),
+    source: str | None = None,
+) -> BenchResult:
+    """Benchmark one configuration on ``frames``.
+
+    The warm-up (tracing the step) is timed apart; then the CAM step alone,
+    then the threaded pipeline (decode -> CAM -> render -> encode), then the
+    baselines on the first frames.
+    """
+    from livecam.explain import Explainer
+    from livecam.models import load_model
+
+    live = source is not None and source.lower().startswith(("http://", "https://", "rtsp://"))
+    with peak_rss() as peak:
+        model = load_model(
+            config.model,
+            weights=config.weights,
+            input_size=config.input_size,
+            precision=config.precision,
+        )
+        explainer = Explainer(model, method=config.method)
+        result = BenchResult(config, input_size=model.input_size[0], frames=len(frames))
+        result.warmup_s = explainer.warm_up()
+        inputs = model_input(frames, model.input_size)
+        batches = [inputs[i : i + config.batch] for i in range(0, len(inputs), config.batch)]
+        per_frame, result.cam_fps = _time_cam_step(explainer, batches)
+        result.cam_ms = {k: v * 1000 for k, v in percentiles(per_frame).items()}
+        pipeline = _pipeline(explainer, frames, config.batch, source, live)
+        result.pipeline_fps = pipeline["fps"]
+        result.pipeline_stages_ms = pipeline["stages"]
+        result.dropped, result.duplicated = pipeline["dropped"], pipeline["duplicated"]
+        result.pipeline_vs_cam = result.pipeline_fps / result.cam_fps
+        result.traces = explainer.engine.trace_count
+        sample = inputs[:BASELINE_FRAMES]
+        ours = explainer.engine(sample)
+        if "eager" in baselines:
+            result.baselines["eager"] = _eager_baseline(model, sample, ours.maps[:, 0])
+        if "tf-keras-vis" in baselines:
+            result.baselines["tf-keras-vis"] = _tf_keras_vis_baseline(
+                model, sample, ours.maps[:, 0], ours.class_ids[:, 0]
+            )
+        for figures in result.baselines.values():
+            if "fps" in figures:
+                figures["speedup"] = (
+                    result.cam_fps / figures["fps"]
+                    if config.batch == 1
+                    else 1000.0 / result.cam_ms["p50"] / figures["fps"]
+                )
+    result.peak_rss_mb = peak[0]
+    return result
+
+
+def expand_matrix(**options: list) -> list[BenchConfig]:
+    """Every combination of the given option values."""
+    keys = list(options)
+    return [
+        BenchConfig(**dict(zip(keys, values, strict=True)))
+        for values in itertools.product(*(options[k] for k in keys))
+    ]
+
+
+def run_matrix(
+    configs: list[BenchConfig],
+    source: str,
+    frame_count: int,
+    baselines: tuple[str, ...] = (),
+    on_result: Callable[[BenchResult], None] | None = None,
+) -> list[BenchResult]:
+    """Benchmark each configuration on the same frames."""
+    unknown = set(baselines) - set(BASELINES)
+    if unknown:
+        raise LivecamError(
+            f"unknown baseline {sorted(unknown)}; choose from {', '.join(BASELINES)}"
+        )
+    if frame_count < 2:
+        raise LivecamError(f"frames must be at least 2, got {frame_count}")
+    frames = load_frames(source, frame_count)
+    results = []
+    for config in configs:
+        result = bench_config(config, frames, baselines, source)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+TABLE_COLUMNS = (
+    "config",
+    "warm-up s",
+    "cam p50 ms",
+    "cam p95 ms",
+    "cam fps",
+    "pipeline fps",
+    "pipe/cam",
+    "eager fps",
+    "x eager",
+    "tkv fps",
+    "x tkv",
+    "tkv corr",
+    "RSS MB",
+    "traces",
+)
+
+
+def table_row(result: BenchResult) -> list[str]:
+    eager = result.baselines.get("eager", {})
+    tkv = result.baselines.get("tf-keras-vis", {})
+
+    def num(value: Any, fmt: str) -> str:
+        return format(value, fmt) if isinstance(value, (int, float)) else "-"
+
+    return [
+        result.config.label().replace(" native", f" {result.input_size}"),
+        num(result.warmup_s, ".1f"),
+        num(result.cam_ms.get("p50"), ".1f"),
+        num(result.cam_ms.get("p95"), ".1f"),
+        num(result.cam_fps, ".1f"),
+        num(result.pipeline_fps, ".1f"),
+        num(result.pipeline_vs_cam * 100, ".0f") + "%",
+        num(eager.get("fps"), ".1f"),
+        num(eager.get("speedup"), ".1f"),
+        num(tkv.get("fps"), ".1f"),
+        num(tkv.get("speedup"), ".1f"),
+        num(tkv.get("correlation"), ".3f"),
+        num(result.peak_rss_mb, ".0f"),
+        str(result.traces),
+    ]
+
+
+def markdown_table(results: list[BenchResult]) -> str:
+    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+    lines += ["| " + " | ".join(table_row(r)) + " |" for r in results]
+    return "\n".join(lines)
+
+
+def text_table(results: list[BenchResult]) -> str:
+    rows = [list(TABLE_COLUMNS), *(table_row(r) for r in results)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    )
+
+
+__all__ = ["BenchConfig", "BenchResult", "fps_from_timestamps", "machine_info", "run_matrix"]

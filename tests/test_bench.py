@@ -1,0 +1,95 @@
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from livecam.bench import BenchConfig, expand_matrix, load_frames
+from livecam.cli import app
+from livecam.timing import StageTimer, fps_from_timestamps, percentiles
+
+
+def test_percentiles_interpolate_like_numpy_linear():
+    samples = list(range(1, 101))  # 1..100
+    stats = percentiles(samples)
+    assert stats["p50"] == pytest.approx(50.5)
+    assert stats["p95"] == pytest.approx(95.05)
+    assert stats["p99"] == pytest.approx(99.01)
+    assert percentiles([7.0]) == {"p50": 7.0, "p95": 7.0, "p99": 7.0}
+    assert all(math.isnan(v) for v in percentiles([]).values())
+
+
+def test_fps_counts_intervals_not_timestamps():
+    # 11 frames finishing every 0.1 s span 1 s: 10 intervals, 10 fps (not 11).
+    stamps = [i * 0.1 for i in range(11)]
+    assert fps_from_timestamps(stamps) == pytest.approx(10.0)
+    assert math.isnan(fps_from_timestamps([1.0]))
+    assert fps_from_timestamps([2.0, 2.0]) == math.inf
+
+
+def test_stage_timer_summary_in_milliseconds():
+    timer = StageTimer()
+    for seconds in (0.010, 0.020, 0.030):
+        timer.add("cam", seconds)
+    summary = timer.summary_ms()["cam"]
+    assert summary["p50"] == pytest.approx(20.0)
+    assert summary["mean"] == pytest.approx(20.0)
+    assert timer.last("cam") == 0.030
+
+
+def test_matrix_is_every_combination():
+    configs = expand_matrix(model=["lite0", "vgg16"], input_size=[None, 160], batch=[1, 8])
+    assert len(configs) == 8
+    assert BenchConfig("vgg16", input_size=160, batch=8) in configs
+
+
+def test_synthetic_and_looped_frames(samples):
+    synthetic = load_frames("synthetic:320x240", 4)
+    assert [f.shape for f in synthetic] == [(240, 320, 3)] * 4
+    looped = load_frames(str(samples / "vtest.avi"), 40)  # the clip has 30 frames
+    assert len(looped) == 40 and (looped[30] == looped[0]).all()
+
+
+def test_bench_json_smoke_has_every_field(samples):
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--frames",
+            "5",
+            "--json",
+            "--batch",
+            "1,2",
+            "--baseline",
+            "eager",
+            "--baseline",
+            "tf-keras-vis",
+            "--source",
+            str(samples / "vtest.avi"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {"cpu", "cores", "tensorflow", "onednn"} <= set(report["machine"])
+    assert len(report["results"]) == 2
+    for entry in report["results"]:
+        assert entry["traces"] == 1
+        assert entry["warmup_s"] > 0 and entry["cam_fps"] > 0 and entry["pipeline_fps"] > 0
+        assert {"p50", "p95", "p99"} <= set(entry["cam_ms"])
+        for stage in ("read_wait", "preprocess", "cam", "render", "write"):
+            assert {"p50", "p95", "p99"} <= set(entry["pipeline_stages_ms"][stage])
+        assert entry["peak_rss_mb"] > 100
+        eager = entry["baselines"]["eager"]
+        assert eager["fps"] > 0 and eager["speedup"] > 0
+        assert eager["correlation"] > 0.999
+        assert (
+            "fps" in entry["baselines"]["tf-keras-vis"]
+            or "skipped" in entry["baselines"]["tf-keras-vis"]
+        )
+
+
+def test_bench_rejects_bad_options():
+    result = CliRunner().invoke(app, ["bench", "--batch", "x"])
+    assert result.exit_code == 1 and "--batch takes whole numbers" in result.stderr
+    result = CliRunner().invoke(app, ["bench", "--baseline", "pytorch", "--frames", "2"])
+    assert result.exit_code == 1 and "unknown baseline" in result.stderr
