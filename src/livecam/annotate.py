@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
-from livecam.errors import LivecamError
+from livecam.errors import LivecamError, RunAborted
 from livecam.explain import Explainer
 from livecam.frames import prepare
 from livecam.pipeline import MapSmoother, OutputWorker, Processed, RunSummary
@@ -93,6 +93,7 @@ def annotate_video(
     codec: str | None = None,
     progress: ProgressCallback | None = None,
     max_frames: int | None = None,
+    overwrite: bool = False,
 ) -> RunSummary:
     """Write ``output``: the source with the heatmap of its first target blended
     into every frame, at the source's size and frame rate.
@@ -109,50 +110,84 @@ def annotate_video(
         codec: FourCC to force.
         progress: Called with (frames done, frames expected or None).
         max_frames: Stop after this many frames.
+        overwrite: Replace existing outputs (never an input).
 
     Returns:
-        The run's summary. Whatever happens (an error, Ctrl-C), the frames
-        processed so far are written and the video files are finalised.
+        The run's summary (``interrupted`` after Ctrl-C/SIGTERM).
+
+    Raises:
+        SourceError, SinkError: Before any frame, when an input or output is unusable.
+        RunAborted: An error mid-run; the frames processed so far are written,
+            the video files finalised, and ``.summary`` says how many.
     """
     if batch < 1:
         raise LivecamError(f"batch must be at least 1, got {batch}")
     renderer = renderer or HeatmapRenderer()
     timer = StageTimer()
-    explainer.warm_up()
-    started = time.perf_counter()
+    summary = RunSummary(source=str(source_spec))
+    summary.outputs = [Path(output)] + ([Path(heatmap_output)] if heatmap_output else [])
+    inputs = (Path(source_spec),)
     with ExitStack() as stack:
         source = stack.enter_context(open_source(source_spec))
-        inputs = (Path(source_spec),)
-        size = (source.info.width, source.info.height)
-        sink = stack.enter_context(VideoSink(output, source.info.fps, size, codec, inputs))
+        fps, size = source.info.fps, (source.info.width, source.info.height)
+        sink = stack.enter_context(VideoSink(output, fps, size, codec, inputs, overwrite))
         heat_sink = None
         if heatmap_output is not None:
-            heat_sink = stack.enter_context(
-                VideoSink(heatmap_output, source.info.fps, size, codec, inputs)
-            )
+            heat_sink = VideoSink(heatmap_output, fps, size, codec, inputs, overwrite)
+            stack.enter_context(heat_sink)
         log = stack.enter_context(open(log_path, "w", encoding="utf-8")) if log_path else None
-        summary = RunSummary(source=str(source_spec))
-        worker = OutputWorker(renderer, timer, sink, heat_sink, log)
-        try:
-            summary.frames_in = process_frames(
-                source, explainer, worker, timer, batch, smooth, progress, max_frames
-            )
-        except KeyboardInterrupt:
-            summary.interrupted = True
-        finally:
-            worker.close()
-            summary.frames_out = worker.frames_done
-            summary.frames_written = sink.frames_written
-            summary.elapsed_s = time.perf_counter() - started
-            summary.timings_ms = timer.summary_ms()
-        if worker.error is not None:
-            raise worker.error
-        if isinstance(source, VideoFileSource) and source.truncated and max_frames is None:
-            summary.warnings.append(
-                f"{source_spec}: decoded {source.frames_read} of the "
-                f"{source.info.frame_count} frames the container announces"
-            )
-        if getattr(source, "unreadable", None):
-            summary.warnings.extend(source.unreadable)
-    summary.outputs = [Path(output)] + ([Path(heatmap_output)] if heatmap_output else [])
+        explainer.warm_up()
+        with aborting_keeps(summary, stack):
+            started = time.perf_counter()
+            worker = OutputWorker(renderer, timer, sink, heat_sink, log)
+            try:
+                summary.frames_in = process_frames(
+                    source, explainer, worker, timer, batch, smooth, progress, max_frames
+                )
+            except KeyboardInterrupt:
+                summary.interrupted = True
+            finally:
+                worker.close()
+                summary.frames_out = worker.frames_done
+                summary.frames_written = sink.frames_written
+                summary.elapsed_s = time.perf_counter() - started
+                summary.timings_ms = timer.summary_ms()
+            if worker.error is not None:
+                raise worker.error
+        summary.warnings.extend(_source_warnings(source, sink, max_frames))
+        summary.skipped.extend(getattr(source, "unreadable", []))
     return summary
+
+
+@contextmanager
+def aborting_keeps(summary: RunSummary, outputs: ExitStack) -> Iterator[None]:
+    """Turn an error mid-run into :class:`RunAborted`, after closing (and so
+    keeping) the outputs written so far."""
+    try:
+        yield
+    except Exception as exc:
+        try:
+            outputs.close()
+        except Exception as close_error:  # e.g. the disk filled up: report the first error
+            summary.warnings.append(str(close_error))
+        kept = ", ".join(str(p) for p in summary.outputs if p.exists()) or "nothing"
+        raise RunAborted(
+            f"{summary.source}: {exc or type(exc).__name__} after {summary.frames_out} frames; "
+            f"kept {kept}",
+            summary,
+        ) from exc
+
+
+def _source_warnings(source: FrameSource, sink: VideoSink, max_frames: int | None) -> list[str]:
+    warnings = []
+    if isinstance(source, VideoFileSource) and source.truncated and max_frames is None:
+        warnings.append(
+            f"{source.name}: decoded {source.frames_read} of the "
+            f"{source.info.frame_count} frames the container announces (truncated?)"
+        )
+    if sink.padded:
+        warnings.append(
+            f"{sink.path}: odd frame size {sink.size[0]}x{sink.size[1]} padded to "
+            f"{sink.encoded_size[0]}x{sink.encoded_size[1]} (codecs need even sizes)"
+        )
+    return warnings

@@ -18,8 +18,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+# OpenCV and FFmpeg log every failed write or probe to stderr; the CLI reports
+# errors itself, in one line. Set before cv2 is first imported.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 from livecam import __version__
-from livecam.errors import LivecamError
+from livecam.errors import LivecamError, RunAborted
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -67,14 +72,29 @@ def reported_errors() -> Iterator[None]:
     """One line instead of a traceback (unless --debug), and the exit code."""
     try:
         yield
-    except LivecamError as exc:
-        if _state["debug"]:
-            raise
-        fail(str(exc))
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        report(exc)
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         fail("interrupted")
         raise typer.Exit(interrupted_exit()) from None
+
+
+def report(exc: Exception) -> None:
+    """Print an error as one line (re-raise it under --debug); for an aborted
+    run, first say what was kept."""
+    if _state["debug"]:
+        raise exc
+    if isinstance(exc, RunAborted):
+        _print_summary(exc.summary, "stopped after")
+    if isinstance(exc, LivecamError):
+        fail(str(exc))
+        return
+    lines = str(exc).strip().splitlines()
+    detail = f": {lines[0]}" if lines else ""
+    fail(f"unexpected {type(exc).__name__}{detail} (run with --debug for the traceback)")
 
 
 def _quiet_tensorflow_import() -> None:
@@ -223,10 +243,8 @@ def _each(paths: list[Path], work: Callable[[Path], Any]) -> int:
     for path in paths:
         try:
             work(path)
-        except LivecamError as exc:
-            if _state["debug"]:
-                raise
-            fail(str(exc))
+        except Exception as exc:
+            report(exc)
             failures += 1
     return failures
 
@@ -253,6 +271,7 @@ def image(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per image on stdout.")
     ] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Explain images: print the top predictions and write heatmap overlays.
 
@@ -275,7 +294,7 @@ def image(
         renderer = HeatmapRenderer(alpha, colormap)
 
         def one(path: Path) -> None:
-            result = explain_image(path, explainer, renderer, out)
+            result = explain_image(path, explainer, renderer, out, overwrite)
             if as_json:
                 typer.echo(json.dumps(result.to_json()))
             else:
@@ -328,7 +347,7 @@ def demo(
         check_writable_dir(out)
         explainer = Explainer("lite0", targets=top(3))
         for path in sample_images():
-            _print_result(explain_image(path, explainer, out_dir=out))
+            _print_result(explain_image(path, explainer, out_dir=out, overwrite=True))
         # The clip slides a monarch over a circuit board, which the model calls
         # "modem": explaining the class "monarch" shows targeting at work.
         video = sample_video()
@@ -340,6 +359,7 @@ def demo(
                 monarch,
                 log_path=out / f"{video.stem}.jsonl",
                 progress=progress,
+                overwrite=True,
             )
         _print_summary(summary, "annotated")
         typer.echo(
@@ -349,6 +369,9 @@ def demo(
 
 SmoothOption = Annotated[
     float, typer.Option(help="Average maps over frames: 0 (off) to 0.95 (heavy).")
+]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace existing outputs (never an input).")
 ]
 CodecOption = Annotated[Optional[str], typer.Option(help="FourCC to force, e.g. mp4v or MJPG.")]
 LogOption = Annotated[Optional[Path], typer.Option(help="Write one JSON object per frame here.")]
@@ -367,6 +390,8 @@ def _print_summary(summary: Any, verb: str) -> None:
     typer.echo(f"{line}; wrote {outputs}", err=True)
     for warning in summary.warnings:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+    for skipped in summary.skipped:
+        fail(f"skipped {skipped}")
 
 
 @contextmanager
@@ -432,6 +457,7 @@ def annotate(
     precision: PrecisionOption = "float32",
     smooth: SmoothOption = 0.0,
     codec: CodecOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Annotate recorded videos: every frame, in order, with its heatmap overlay.
 
@@ -451,21 +477,18 @@ def annotate(
     failures = 0
     with reported_errors(), sigterm_as_interrupt():
         _validate_common(alpha, colormap, top, class_, precision, method)
-        if batch < 1:
-            raise LivecamError(f"--batch must be at least 1, got {batch}")
+        _at_least("--batch", batch, 1)
+        _check_smooth(smooth)
         sources = expand_inputs(inputs)
         if len(sources) > 1 and (output or heatmap_out or log):
             raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
-        if out_dir is not None:
-            from livecam.outputs import check_writable_dir
-
-            check_writable_dir(out_dir)
+        planned = [output or default_output(s, out_dir) for s in sources]
+        _check_outputs([*planned, heatmap_out, log], sources, overwrite)
         explainer = _explainer(
             model, weights, layer, labels, method, score, top, class_, input_size, precision
         )
         renderer = HeatmapRenderer(alpha, colormap)
-        for source in sources:
-            target = output or default_output(source, out_dir)
+        for source, target in zip(sources, planned, strict=True):
             try:
                 with _progress(source.name) as progress:
                     summary = annotate_video(
@@ -479,14 +502,14 @@ def annotate(
                         smooth=smooth,
                         codec=codec,
                         progress=progress,
+                        overwrite=overwrite,
                     )
-            except LivecamError as exc:
-                if _state["debug"]:
-                    raise
-                fail(str(exc))
+            except Exception as exc:
+                report(exc)
                 failures += 1
                 continue
             _print_summary(summary, "annotated")
+            failures += bool(summary.skipped)
             if summary.interrupted:
                 fail("interrupted")
                 raise typer.Exit(interrupted_exit())
@@ -525,6 +548,7 @@ def webcam(
     precision: PrecisionOption = "float32",
     smooth: SmoothOption = 0.0,
     codec: CodecOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Live overlay from a camera or stream, with an optional frame-rate target.
 
@@ -551,8 +575,16 @@ def webcam(
         _validate_common(alpha, colormap, top, class_, precision, method)
         if fps_target is not None and fps_target <= 0:
             raise LivecamError(f"--fps-target must be positive, got {fps_target}")
-        if record is not None and not record.parent.is_dir():
-            raise LivecamError(f"cannot record to {record}: {record.parent} does not exist")
+        if duration is not None and duration <= 0:
+            raise LivecamError(f"--duration must be positive, got {duration}")
+        if max_frames is not None:
+            _at_least("--max-frames", max_frames, 1)
+        _at_least("--reconnect", reconnect, 0)
+        if timeout <= 0:
+            raise LivecamError(f"--timeout must be positive, got {timeout}")
+        _check_smooth(smooth)
+        inputs = [Path(source)] if source is not None and Path(source).exists() else []
+        _check_outputs([record, log], inputs, overwrite)
         with redirect_stdout(sys.stderr):
             bundle = load_model(
                 model,
@@ -585,6 +617,7 @@ def webcam(
                 duration=duration,
                 max_frames=max_frames,
                 codec=codec,
+                overwrite=overwrite,
             )
         finally:
             frames.close()
@@ -596,6 +629,31 @@ def webcam(
             raise typer.Exit(interrupted_exit())
         if getattr(frames, "lost_reason", None):
             raise typer.Exit(EXIT_ERROR)
+
+
+def _at_least(option: str, value: int, minimum: int) -> None:
+    if value < minimum:
+        raise LivecamError(f"{option} must be at least {minimum}, got {value}")
+
+
+def _check_smooth(smooth: float) -> None:
+    if not 0.0 <= smooth < 1.0:
+        raise LivecamError(f"--smooth must be in [0, 1) (0 = off), got {smooth}")
+
+
+def _check_outputs(paths: list[Path | None], inputs: list[Path], overwrite: bool) -> None:
+    """Before any work: output folders writable, no output onto an input, and
+    no existing output unless --overwrite."""
+    from livecam.outputs import check_writable_dir, is_same_file
+
+    for path in filter(None, paths):
+        if any(
+            path.resolve() == source.resolve() or is_same_file(path, source) for source in inputs
+        ):
+            raise LivecamError(f"refusing to write {path}: it is an input")
+        if path.exists() and not overwrite:
+            raise LivecamError(f"{path} exists; pass --overwrite to replace it")
+        check_writable_dir(path.parent)
 
 
 def _values(raw: list[str] | None, default: list[str]) -> list[str]:

@@ -57,3 +57,15 @@ class SourceError(LivecamError):
 
 class SinkError(OutputError):
     """A video cannot be written (no codec, wrong frame size, disk full)."""
+
+
+class RunAborted(LivecamError):
+    """A video run stopped on an error; what was done so far is kept.
+
+    Attributes:
+        summary: The run's summary up to the error (frames written, outputs).
+    """
+
+    def __init__(self, message: str, summary) -> None:
+        super().__init__(message)
+        self.summary = summary

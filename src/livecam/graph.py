@@ -211,7 +211,10 @@ def rebuild(model, input_size: int | None = None, policy: str | None = None, log
     except ValueError as exc:
         if input_size is None:
             raise
+        native = "x".join(str(d) for d in model.input_shape[1:3])
         raise InputSizeError(
-            f"model {model.name!r} cannot run at input size {input_size}: {exc}".splitlines()[0]
+            f"model {model.name!r} cannot run at input size {input_size}: its head is fixed "
+            f"to the native {native} input (only convolutional models with global pooling "
+            f"take other sizes)"
         ) from exc
     return new_model, (logits and had_softmax) or not had_softmax

@@ -10,7 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from livecam.errors import ImageReadError
+from livecam.errors import ImageReadError, OutputError
 from livecam.explain import Explainer, Explanation
 from livecam.outputs import check_writable_dir, write_image
 from livecam.render import HeatmapRenderer, peak_xy, side_by_side
@@ -82,6 +82,7 @@ def explain_image(
     explainer: Explainer,
     renderer: HeatmapRenderer | None = None,
     out_dir: str | Path | None = None,
+    overwrite: bool = False,
 ) -> ImageResult:
     """Explain one image file and write, per target, an overlay and a heatmap
     PNG (plus a side-by-side strip when there are several targets).
@@ -90,10 +91,11 @@ def explain_image(
         path: The image.
         explainer: Model, method and targets.
         renderer: Overlay settings; default JET at alpha 0.5.
-        out_dir: Where to write; default beside the image. Inputs are never overwritten.
+        out_dir: Where to write; default beside the image.
+        overwrite: Replace earlier outputs; inputs are never overwritten.
 
     Raises:
-        ImageReadError, OutputError.
+        ImageReadError, OutputError (an output exists: nothing is written).
     """
     path = Path(path)
     renderer = renderer or HeatmapRenderer()
@@ -104,28 +106,31 @@ def explain_image(
     height, width = image.shape[:2]
     method = explainer.engine.method.name.replace("+", "p")
     result = ImageResult(path, explanation)
+    planned: list[tuple[Path, np.ndarray]] = []
     overlays = []
     for rank, target in enumerate(explanation.targets, start=1):
-        stem = f"{path.stem}.{method}.{rank}-{_slug(target.name)}"
-        text = f"{target.name} {target.probability:.1%}"
-        overlay = renderer.annotate(image, target.heatmap, text)
-        overlays.append(overlay)
-        result.targets.append(
-            TargetOutput(
-                index=target.index,
-                label=target.label,
-                probability=target.probability,
-                peak=peak_xy(target.heatmap, width, height),
-                overlay=write_image(out / f"{stem}.overlay.png", overlay, (path,)),
-                heatmap=write_image(
-                    out / f"{stem}.heatmap.png",
-                    renderer.colorize(target.heatmap, width, height),
-                    (path,),
-                ),
-            )
+        stem = out / f"{path.stem}.{method}.{rank}-{_slug(target.name)}"
+        overlay = renderer.annotate(
+            image, target.heatmap, f"{target.name} {target.probability:.1%}"
         )
+        overlays.append(overlay)
+        output = TargetOutput(
+            index=target.index,
+            label=target.label,
+            probability=target.probability,
+            peak=peak_xy(target.heatmap, width, height),
+            overlay=stem.with_name(stem.name + ".overlay.png"),
+            heatmap=stem.with_name(stem.name + ".heatmap.png"),
+        )
+        result.targets.append(output)
+        planned.append((output.overlay, overlay))
+        planned.append((output.heatmap, renderer.colorize(target.heatmap, width, height)))
     if len(overlays) > 1:
-        strip = side_by_side(overlays)
-        name = f"{path.stem}.{method}.top{len(overlays)}.png"
-        result.comparison = write_image(out / name, strip, (path,))
+        result.comparison = out / f"{path.stem}.{method}.top{len(overlays)}.png"
+        planned.append((result.comparison, side_by_side(overlays)))
+    existing = [target for target, _ in planned if target.exists()]
+    if existing and not overwrite:
+        raise OutputError(f"{existing[0]} exists; pass --overwrite to replace it")
+    for target, picture in planned:
+        write_image(target, picture, (path,))
     return result

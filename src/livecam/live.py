@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livecam.annotate import aborting_keeps
 from livecam.cam import METHODS
 from livecam.errors import InputSizeError, MethodError
 from livecam.explain import Explainer, Explanation
@@ -120,43 +121,60 @@ class LiveRunner:
         duration: float | None = None,
         max_frames: int | None = None,
         codec: str | None = None,
+        overwrite: bool = False,
     ) -> RunSummary:
-        """Process frames until the end; recording and log are always finalised."""
+        """Process frames until the end; recording and log are always finalised.
+
+        Raises:
+            SinkError: The recording cannot be opened (before any frame).
+            RunAborted: An error mid-run; the recording so far is kept.
+        """
         summary = RunSummary(source=source.name)
+        summary.outputs = [Path(record)] if record is not None else []
         size = (source.info.width, source.info.height)
         with ExitStack() as stack:
             sink = None
             if record is not None:
-                video = stack.enter_context(VideoSink(record, source.info.fps, size, codec))
-                sink = RealTimeSink(video)
+                video = VideoSink(record, source.info.fps, size, codec, overwrite=overwrite)
+                sink = RealTimeSink(stack.enter_context(video))
             log = stack.enter_context(open(log_path, "w", encoding="utf-8")) if log_path else None
             self._explainer().warm_up()  # trace before the clock starts
             keep_latest = self.display is not None and self.display.enabled
-            worker = OutputWorker(self.renderer, self.timer, sink, None, log, keep_latest)
-            started = time.perf_counter()
-            try:
-                self._loop(source, worker, summary, started, duration, max_frames)
-            except KeyboardInterrupt:
-                summary.interrupted = True
-            finally:
-                worker.close()
-                if self.display is not None:
-                    self.display.close()
-                summary.elapsed_s = time.perf_counter() - started
-                summary.frames_out = worker.frames_done
-                summary.dropped = source.dropped
-                summary.timings_ms = self.timer.summary_ms()
-                summary.quality = self.level.describe()
-                if sink is not None:
-                    summary.frames_written = sink.sink.frames_written
-                    summary.duplicated = sink.duplicated
-                    summary.outputs = [Path(record)]
-            if worker.error is not None:
-                raise worker.error
+            with aborting_keeps(summary, stack):
+                worker = OutputWorker(self.renderer, self.timer, sink, None, log, keep_latest)
+                started = time.perf_counter()
+                try:
+                    self._loop(source, worker, summary, started, duration, max_frames)
+                except KeyboardInterrupt:
+                    summary.interrupted = True
+                finally:
+                    worker.close()
+                    if self.display is not None:
+                        self.display.close()
+                    self._fill(summary, source, sink, time.perf_counter() - started, worker)
+                if worker.error is not None:
+                    raise worker.error
         lost = getattr(source, "lost_reason", None)
         if lost:
             summary.warnings.append(lost)
         return summary
+
+    def _fill(
+        self,
+        summary: RunSummary,
+        source: FrameSource,
+        sink: RealTimeSink | None,
+        elapsed: float,
+        worker: OutputWorker,
+    ) -> None:
+        summary.elapsed_s = elapsed
+        summary.frames_out = worker.frames_done
+        summary.dropped = source.dropped
+        summary.timings_ms = self.timer.summary_ms()
+        summary.quality = self.level.describe()
+        if sink is not None:
+            summary.frames_written = sink.sink.frames_written
+            summary.duplicated = sink.duplicated
 
     def _loop(self, source, worker, summary, started, duration, max_frames) -> None:
         last: Explanation | None = None

@@ -67,6 +67,7 @@ class RunSummary:
     outputs: list[Path] = field(default_factory=list)
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # inputs that could not be read
     quality: str | None = None
     timings_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 

@@ -380,12 +380,16 @@ class VideoSink:
     The video is written to a hidden temporary file beside ``path`` and moved
     into place on :meth:`close`, so ``path`` never holds a half-written file.
 
+    Codecs need even frame sizes: an odd width or height is padded by one
+    replicated pixel (and :attr:`padded` says so) rather than silently cropped.
+
     Args:
         path: Output file; its extension picks the container.
         fps: Frame rate written into the container.
         size: ``(width, height)`` of every frame.
         codec: FourCC to use instead of trying the container's defaults.
         inputs: Paths that must not be overwritten.
+        overwrite: Replace an existing ``path`` (never an input).
     """
 
     def __init__(
@@ -395,6 +399,7 @@ class VideoSink:
         size: tuple[int, int],
         codec: str | None = None,
         inputs: tuple[Path, ...] = (),
+        overwrite: bool = False,
     ) -> None:
         self.path = Path(path)
         self.size = size
@@ -402,6 +407,11 @@ class VideoSink:
         self.frames_written = 0
         if any(is_same_file(self.path, Path(source)) for source in inputs):
             raise SinkError(f"refusing to write the output onto its input {self.path}")
+        if self.path.exists() and not overwrite:
+            raise SinkError(f"{self.path} exists; pass --overwrite to replace it")
+        width, height = size
+        self.encoded_size = (width + width % 2, height + height % 2)
+        self.padded = self.encoded_size != size
         suffix = self.path.suffix.lower()
         codecs = (codec,) if codec else CODECS.get(suffix)
         if not codecs:
@@ -411,7 +421,9 @@ class VideoSink:
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{suffix}")
         self._writer = None
         for fourcc in codecs:
-            writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+            writer = cv2.VideoWriter(
+                str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), fps, self.encoded_size
+            )
             if writer.isOpened():
                 self._writer, self.codec = writer, fourcc
                 break
@@ -436,11 +448,19 @@ class VideoSink:
                 f"frame of {width}x{height} does not fit {self.path} "
                 f"({self.size[0]}x{self.size[1]})"
             )
+        if self.padded:
+            pad_x, pad_y = self.encoded_size[0] - width, self.encoded_size[1] - height
+            frame = cv2.copyMakeBorder(frame, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
         self._writer.write(frame)
         self.frames_written += 1
 
     def close(self) -> None:
-        """Finalise the container and move it into place (idempotent)."""
+        """Finalise the container, check it, and move it into place (idempotent).
+
+        Raises:
+            SinkError: The finished file holds fewer frames than were written
+                (e.g. the disk filled up); what it holds is still moved into place.
+        """
         if self._writer is None:
             return
         self._writer.release()
@@ -448,10 +468,40 @@ class VideoSink:
         if self.frames_written == 0:
             self._tmp.unlink(missing_ok=True)
             return
+        readable = readable_frames(self._tmp, self.frames_written)
+        if readable == 0:
+            self._tmp.unlink(missing_ok=True)
+            raise SinkError(
+                f"{self.path} could not be finalised: none of the {self.frames_written} frames "
+                "written is readable (disk full or file size limit?)"
+            )
         try:
             os.replace(self._tmp, self.path)
         except OSError as exc:
             raise SinkError(f"cannot move the finished video to {self.path}: {exc}") from exc
+        if readable < self.frames_written:
+            raise SinkError(
+                f"{self.path} holds {readable} of the {self.frames_written} frames written "
+                "(disk full or file size limit?)"
+            )
+
+
+def readable_frames(path: Path, expected: int) -> int:
+    """How many frames of a finished video can be read back (0 if it cannot be
+    opened). Trusts the container's count when it announces ``expected``, and
+    otherwise counts by demuxing, as a damaged file's header may say anything."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            return 0
+        if int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) >= expected:
+            return expected
+        count = 0
+        while capture.grab():
+            count += 1
+        return count
+    finally:
+        capture.release()
 
 
 class RealTimeSink:

@@ -1,0 +1,70 @@
+"""Soak test: thousands of frames through `annotate`, memory sampled as it goes.
+
+    python benchmarks/soak.py --frames 5000
+
+Reports resident memory every 500 frames, its growth after warm-up, and the
+number of traces of the compiled step (must be 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from livecam.annotate import annotate_video
+from livecam.bench import rss_mb
+from livecam.explain import Explainer
+from livecam.samples import sample_video
+
+
+def looped_clip(path: Path, frames: int) -> Path:
+    """The sample clip looped to ``frames`` frames (MJPG, 640x480, 15 fps)."""
+    capture = cv2.VideoCapture(str(sample_video()))
+    clip = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        clip.append(frame)
+    height, width = clip[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (width, height))
+    for i in range(frames):
+        writer.write(clip[i % len(clip)] if (i // len(clip)) % 2 == 0 else clip[-1 - i % len(clip)])
+    writer.release()
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=5000)
+    parser.add_argument("--every", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=4)
+    args = parser.parse_args()
+    samples: list[tuple[int, float]] = []
+
+    def progress(done: int, _total) -> None:
+        if done // args.every > len(samples) - 1 or not samples:
+            samples.append((done, rss_mb()))
+            print(f"{done:6d} frames  {samples[-1][1]:8.1f} MB", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = looped_clip(Path(folder) / "soak.avi", args.frames)
+        explainer = Explainer("lite0")
+        summary = annotate_video(
+            source, Path(folder) / "out.avi", explainer, batch=args.batch, progress=progress
+        )
+    after_warmup = samples[1][1] if len(samples) > 1 else samples[0][1]
+    growth = max(mb for _, mb in samples[1:]) - after_warmup if len(samples) > 1 else 0.0
+    print(
+        f"frames {summary.frames_written}, {summary.fps:.1f} fps, traces "
+        f"{explainer.engine.trace_count}, RSS at {samples[1][0]} frames {after_warmup:.1f} MB, "
+        f"growth after that {growth:+.1f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
