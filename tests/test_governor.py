@@ -63,3 +63,19 @@ def test_no_change_when_full_quality_fits():
 def test_target_must_be_positive():
     with pytest.raises(LivecamError, match="positive"):
         Governor(0, 224)
+
+
+def test_one_size_the_model_cannot_take_rules_out_all_smaller_sizes():
+    governor = Governor(15, 224)
+    run(governor, base=0.120, frames=16)
+    assert governor.level == QualityLevel(192)
+    moved = governor.reject(QualityLevel(192))  # e.g. the rebuild raised InputSizeError
+    assert all(QualityLevel(size) in governor.rejected for size in (192, 160, 128, 96))
+    assert moved == governor.level == QualityLevel(224, "mixed_bfloat16")
+
+
+def test_a_far_too_slow_level_is_left_after_a_few_frames():
+    governor = Governor(15, 224)
+    for _ in range(5):  # 2 tracing frames + 3 measured
+        governor.record(0.300)
+    assert governor.level == QualityLevel(192)

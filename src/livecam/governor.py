@@ -15,7 +15,10 @@ from livecam.errors import LivecamError
 
 LADDER_SIZES = (192, 160, 128, 96)
 MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16")
-MAX_CAM_EVERY = 8
+CAM_EVERY_STEPS = (2, 3, 4, 6, 8, 12, 16)
+WARMUP_FRAMES = 2  # not measured: the first frames at a level pay for tracing
+QUICK_FRAMES = 3
+QUICK_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class Governor:
         precision_rank = (
             0 if level.precision == "float32" else 1 + MIXED_POLICIES.index(level.precision)
         )
-        return (level.cam_every, size_rank, precision_rank)
+        return (level.cam_every, precision_rank, size_rank)
 
     def ladder(self) -> list[QualityLevel]:
         """Best quality first; levels found unusable or slower are left out."""
@@ -76,24 +79,28 @@ class Governor:
         mixed = [QualityLevel(smallest, policy) for policy in MIXED_POLICIES]
         measured = [lv for lv in (QualityLevel(smallest), *mixed) if lv in self.costs]
         fastest = min(measured, key=self.costs.__getitem__, default=QualityLevel(smallest))
-        slower = [
-            QualityLevel(fastest.input_size, fastest.precision, n)
-            for n in range(2, MAX_CAM_EVERY + 1)
-        ]
+        slower = [QualityLevel(fastest.input_size, fastest.precision, n) for n in CAM_EVERY_STEPS]
         return [lv for lv in (*sizes, *mixed, *slower) if lv not in self.rejected]
 
     def reject(self, level: QualityLevel) -> QualityLevel | None:
-        """Mark a level the model cannot run (e.g. an input size) and step past it."""
+        """Mark a level the model cannot run and step past it. A model that
+        cannot take one smaller input size (a head fixed to its native size)
+        takes none, so all of them go at once."""
         self.rejected.add(level)
+        if level.input_size != self.sizes[0]:
+            self.rejected.update(QualityLevel(size) for size in self.sizes[1:])
+        if self.level not in self.rejected:
+            return None
         return self._step_down(level)
 
     def record(self, frame_seconds: float) -> QualityLevel | None:
         """Add one end-to-end frame time; returns the new level when it changes."""
         self._samples.append(frame_seconds)
+        measured = self._samples[WARMUP_FRAMES:]  # the first frames pay for tracing
         needed = max(self.window, 2 * self.level.cam_every)
-        if len(self._samples) < needed + 2:
+        if len(measured) < needed and not self._clearly_too_slow(measured):
             return None
-        cost = statistics.fmean(self._samples[2:])  # the first frames pay for tracing
+        cost = statistics.fmean(measured)
         self.costs[self.level] = cost
         self._samples.clear()
         if self._came_from is not None:
@@ -103,6 +110,15 @@ class Governor:
             self._reject_if_slower_precision()
             return self._step_down(self.level)
         return self._maybe_climb()
+
+    def _clearly_too_slow(self, measured: list[float]) -> bool:
+        """A few frames far over budget are enough to leave a level (a slow
+        model would otherwise stall for a whole window at each rung)."""
+        return (
+            self.level.cam_every == 1
+            and len(measured) >= QUICK_FRAMES
+            and statistics.fmean(measured) > QUICK_FACTOR * self.period
+        )
 
     def _reject_if_slower_precision(self) -> None:
         if self.level.precision == "float32" or self.level.cam_every != 1:

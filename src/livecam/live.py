@@ -210,9 +210,9 @@ class LiveRunner:
             timings = {"read_wait": self.timer.last("read_wait")}
             if since_cam == 0:
                 timings.update(preprocess=self.timer.last("preprocess"), cam=self.timer.last("cam"))
-            worker.submit(
-                Processed(frame, last, target, self.smoother(target.heatmap), timings, hud)
-            )
+            heatmap = self.smoother(target.heatmap)
+            quality = self.level.describe()
+            worker.submit(Processed(frame, last, target, heatmap, timings, hud, quality))
             self._handle_display(worker)
             frame_end = time.perf_counter()
             if self.governor is not None:
@@ -277,11 +277,3 @@ class LiveRunner:
                 continue
             self.controls.method = method
             return
-
-
-def run_live(source: FrameSource, runner: LiveRunner, **options) -> RunSummary:
-    """Convenience wrapper: ``runner.run(source, **options)`` closing the source."""
-    try:
-        return runner.run(source, **options)
-    finally:
-        source.close()

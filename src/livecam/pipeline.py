@@ -8,7 +8,7 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
@@ -51,6 +51,7 @@ class Processed:
     heatmap: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     hud: list[str] | None = None
+    quality: str | None = None  # the governor's level, for live runs
 
 
 @dataclass
@@ -80,7 +81,7 @@ def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s:
     """One JSON-lines record: frame, time, predictions, target, peak, stage timings."""
     timings = {key: round(value * 1000, 3) for key, value in item.timings.items()}
     timings.update(render=round(render_s * 1000, 3), write=round(write_s * 1000, 3))
-    return {
+    record = {
         "frame": item.frame.index,
         "time_s": round(item.frame.time_s, 4),
         "predictions": [
@@ -91,6 +92,9 @@ def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s:
         "peak": list(peak),
         "timings_ms": timings,
     }
+    if item.quality is not None:
+        record["quality"] = item.quality
+    return record
 
 
 class OutputWorker:
@@ -179,12 +183,3 @@ def draw_hud(frame: np.ndarray, lines: list[str]) -> None:
     line_height = max(18, frame.shape[0] // 22)
     for i, line in enumerate(lines, start=1):
         draw_label(frame, line, (8, 8 + i * (line_height + 6)))
-
-
-def jsonable(value: Any) -> Any:
-    """Paths and numpy scalars made JSON-friendly for summaries."""
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
