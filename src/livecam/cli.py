@@ -196,20 +196,17 @@ def _validate_common(
         raise LivecamError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def _explainer(
+def _model_and_targets(
     model: str,
     weights: str,
     layer: str | None,
     labels: Path | None,
-    method: str,
-    score: str,
     top: int | None,
     classes: list[str] | None,
     input_size: int | None,
     precision: str,
 ):
     from livecam import targets as target_specs
-    from livecam.explain import Explainer
     from livecam.models import load_model
 
     with redirect_stdout(sys.stderr):  # Keras prints download progress; keep stdout for results
@@ -222,6 +219,26 @@ def _explainer(
             precision=precision,
         )
     wanted = target_specs.classes(bundle.labels, classes) if classes else target_specs.top(top or 1)
+    return bundle, wanted
+
+
+def _explainer(
+    model: str,
+    weights: str,
+    layer: str | None,
+    labels: Path | None,
+    method: str,
+    score: str,
+    top: int | None,
+    classes: list[str] | None,
+    input_size: int | None,
+    precision: str,
+):
+    from livecam.explain import Explainer
+
+    bundle, wanted = _model_and_targets(
+        model, weights, layer, labels, top, classes, input_size, precision
+    )
     return Explainer(bundle, method=method, targets=wanted, score=score)
 
 
@@ -564,10 +581,8 @@ def webcam(
 
       livecam webcam --no-display --duration 60 --log live.jsonl --top 3
     """
-    from livecam import targets as target_specs
     from livecam.display import Display
     from livecam.live import ExplainerCache, LiveRunner
-    from livecam.models import load_model
     from livecam.render import HeatmapRenderer
     from livecam.video import open_source
 
@@ -585,17 +600,8 @@ def webcam(
         _check_smooth(smooth)
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         _check_outputs([record, log], inputs, overwrite)
-        with redirect_stdout(sys.stderr):
-            bundle = load_model(
-                model,
-                weights=weights,
-                layer=layer,
-                labels=labels,
-                input_size=input_size,
-                precision=precision,
-            )
-        wanted = (
-            target_specs.classes(bundle.labels, class_) if class_ else target_specs.top(top or 1)
+        bundle, wanted = _model_and_targets(
+            model, weights, layer, labels, top, class_, input_size, precision
         )
         cache = ExplainerCache(bundle, method, wanted, score)
         display = Display(enabled=not no_display)
