@@ -159,3 +159,14 @@ def test_refused_stream_and_missing_camera_are_source_errors():
         open_source("http://127.0.0.1:9/video.mjpg", timeout=2)
     with pytest.raises(SourceError, match="no camera at index 7"):
         open_source(7)
+
+
+def test_reconnect_reopens_a_lost_stream(samples):
+    # Each connection gets 1.5 s of frames, then the server hangs.
+    with MjpegServer(samples / "megamind.mp4", fps=30, stop_after=1.5) as server:
+        source = LiveSource(server.url, timeout=1.0, reconnect=1)
+        frames = list(source)
+        source.close()
+    assert source.reconnects_left == 0
+    assert frames[-1].time_s - frames[0].time_s > 2.5, "frames came from a second connection"
+    assert source.lost_reason

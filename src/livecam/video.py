@@ -323,16 +323,27 @@ class LiveSource(FrameSource):
         self._thread.start()
         while True:
             with self._lock:
-                fresh = self._lock.wait_for(
-                    lambda: self._ended or self._latest_id > self._taken_id, timeout=self.timeout
-                )
-                if not fresh:
-                    self.lost_reason = f"no frame from {self.name} for {self.timeout:g} s"
-                    return
-                if self._latest_id <= self._taken_id:  # ended with nothing new
+                if not self._wait_for_frame():
                     return
                 image, self._taken_id = self._latest, self._latest_id
             yield Frame(self._taken_id, image, time.monotonic() - self._started_at)
+
+    def _wait_for_frame(self) -> bool:
+        """Wait (holding the lock) for a frame newer than the last one taken.
+
+        One silent ``timeout`` is forgiven per reconnect the reader has left
+        to try; after that the source counts as lost.
+        """
+        silent = 0
+        allowance = self.reconnects_left  # read now: the reader decrements it as it retries
+        while not self._lock.wait_for(
+            lambda: self._ended or self._latest_id > self._taken_id, timeout=self.timeout
+        ):
+            silent += 1
+            if silent > allowance:
+                self.lost_reason = f"no frame from {self.name} for {silent * self.timeout:g} s"
+                return False
+        return self._latest_id > self._taken_id  # False: ended with nothing new
 
     def close(self) -> None:
         self._stop.set()
