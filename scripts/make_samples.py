@@ -27,7 +27,9 @@ def cut(source: str, target: str, start: int, count: int, fourcc: str) -> None:
             break
         if writer is None:
             size = (frame.shape[1], frame.shape[0])
-            writer = cv2.VideoWriter(str(SAMPLES / target), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+            writer = cv2.VideoWriter(
+                str(SAMPLES / target), cv2.VideoWriter_fourcc(*fourcc), fps, size
+            )
         writer.write(frame)
     writer.release()
 
