@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -66,4 +65,3 @@ if __name__ == "__main__":
     moving_monarch()
     for path in sorted(SAMPLES.iterdir()):
         print(f"{path.name:28} {path.stat().st_size / 1024:8.1f} KiB")
-    assert np is not None
