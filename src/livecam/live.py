@@ -57,7 +57,14 @@ class LiveControls:
     method: str = "gradcam"
     paused: bool = False
     quit: bool = False
-    messages: list[str] = field(default_factory=list)
+    messages: list[tuple[float, str]] = field(default_factory=list)
+
+    def say(self, text: str) -> None:
+        """Show ``text`` on the HUD for a few seconds."""
+        self.messages.append((time.perf_counter(), text))
+
+    def recent_messages(self, now: float, seconds: float = 3.0) -> list[str]:
+        return [text for at, text in self.messages[-2:] if now - at < seconds]
 
 
 def _next_method(current: str, step: int = 1) -> str:
@@ -178,6 +185,7 @@ class LiveRunner:
 
     def _loop(self, source, worker, summary, started, duration, max_frames) -> None:
         last: Explanation | None = None
+        last_from: Explainer | None = None  # a new level or method recomputes at once
         since_cam = 0
         previous_end = time.perf_counter()
         last_status = 0.0
@@ -190,16 +198,12 @@ class LiveRunner:
             self.timer.add("read_wait", time.perf_counter() - wait_start)
             summary.frames_in += 1
             explainer = self._explainer()
-            if (
-                last is None
-                or since_cam >= self.level.cam_every - 1
-                or self._stale(last, explainer)
-            ):
+            if last is None or explainer is not last_from or since_cam >= self.level.cam_every - 1:
                 with self.timer.stage("preprocess"):
                     batch = model_input([frame.image], explainer.model.input_size)
                 with self.timer.stage("cam"):
                     last = explainer.explain_batch(batch)[0]
-                since_cam = 0
+                last_from, since_cam = explainer, 0
             else:
                 since_cam += 1
             slot = min(self.controls.slot, len(last.targets) - 1)
@@ -207,6 +211,7 @@ class LiveRunner:
             now = time.perf_counter()
             fps = summary.frames_in / max(now - started, 1e-9)
             hud = [f"{fps:4.1f} fps  {self.level.describe()}  {self.controls.method}"]
+            hud += self.controls.recent_messages(now)
             timings = {"read_wait": self.timer.last("read_wait")}
             if since_cam == 0:
                 timings.update(preprocess=self.timer.last("preprocess"), cam=self.timer.last("cam"))
@@ -231,10 +236,6 @@ class LiveRunner:
                 return
             if max_frames is not None and summary.frames_in >= max_frames:
                 return
-
-    @staticmethod
-    def _stale(last: Explanation, explainer: Explainer) -> bool:
-        return len(last.targets) != len(explainer.targets)
 
     def _handle_display(self, worker: OutputWorker) -> None:
         if self.display is None or not self.display.enabled or worker.latest is None:
@@ -264,7 +265,7 @@ class LiveRunner:
         elif key == ord("s") and worker.latest is not None:
             path = self.snapshot_dir / f"livecam-{time.strftime('%Y%m%d-%H%M%S')}.png"
             write_image(path, worker.latest)
-            controls.messages.append(f"snapshot {path}")
+            controls.say(f"snapshot {path}")
 
     def _switch_method(self) -> None:
         method = self.controls.method
@@ -273,7 +274,7 @@ class LiveRunner:
             try:
                 self.cache.get(self.level, method)
             except MethodError as exc:
-                self.controls.messages.append(str(exc))
+                self.controls.say(str(exc))
                 continue
             self.controls.method = method
             return
