@@ -79,9 +79,8 @@ class LoadedModel:
         precision = precision or self.precision
         if (size, size) == self.input_size and precision == self.precision:
             return self
-        policy = "float32" if precision == "float32" else precision
         resize = None if (size, size) == self.input_size else size
-        model, logits = graph.rebuild(self.model, resize, policy)
+        model, logits = graph.rebuild(self.model, resize, precision)
         return replace(
             self,
             model=model,
