@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from functools import partial
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
-from livecam.errors import LivecamError, RunAborted
+from livecam.errors import LivecamError
 from livecam.explain import Explainer
 from livecam.frames import prepare
-from livecam.pipeline import MapSmoother, OutputWorker, Processed, RunSummary
+from livecam.pipeline import MapSmoother, OutputWorker, Processed, RunSummary, aborting_keeps
 from livecam.render import HeatmapRenderer
 from livecam.timing import StageTimer
 from livecam.video import Frame, FrameSource, VideoFileSource, VideoSink, open_source
@@ -157,25 +157,6 @@ def annotate_video(
         summary.warnings.extend(_source_warnings(source, sink, max_frames))
         summary.skipped.extend(getattr(source, "unreadable", []))
     return summary
-
-
-@contextmanager
-def aborting_keeps(summary: RunSummary, outputs: ExitStack) -> Iterator[None]:
-    """Turn an error mid-run into :class:`RunAborted`, after closing (and so
-    keeping) the outputs written so far."""
-    try:
-        yield
-    except Exception as exc:
-        try:
-            outputs.close()
-        except Exception as close_error:  # e.g. the disk filled up: report the first error
-            summary.warnings.append(str(close_error))
-        kept = ", ".join(str(p) for p in summary.outputs if p.exists()) or "nothing"
-        raise RunAborted(
-            f"{summary.source}: {exc or type(exc).__name__} after {summary.frames_out} frames; "
-            f"kept {kept}",
-            summary,
-        ) from exc
 
 
 def _source_warnings(source: FrameSource, sink: VideoSink, max_frames: int | None) -> list[str]:

@@ -13,7 +13,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livecam.annotate import aborting_keeps
 from livecam.cam import METHODS
 from livecam.errors import InputSizeError, MethodError
 from livecam.explain import Explainer, Explanation
@@ -21,7 +20,7 @@ from livecam.frames import model_input
 from livecam.governor import Governor, QualityLevel
 from livecam.models import LoadedModel
 from livecam.outputs import write_image
-from livecam.pipeline import MapSmoother, OutputWorker, Processed, RunSummary
+from livecam.pipeline import MapSmoother, OutputWorker, Processed, RunSummary, aborting_keeps
 from livecam.render import HeatmapRenderer
 from livecam.targets import Target
 from livecam.timing import StageTimer

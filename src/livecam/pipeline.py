@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from livecam.errors import LivecamError
+from livecam.errors import LivecamError, RunAborted
 from livecam.explain import Explanation, TargetMap
 from livecam.render import HeatmapRenderer, draw_label, peak_xy
 from livecam.timing import StageTimer
@@ -95,6 +97,25 @@ def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s:
     if item.quality is not None:
         record["quality"] = item.quality
     return record
+
+
+@contextmanager
+def aborting_keeps(summary: RunSummary, outputs: ExitStack) -> Iterator[None]:
+    """Turn an error mid-run into :class:`RunAborted`, after closing (and so
+    keeping) the outputs written so far."""
+    try:
+        yield
+    except Exception as exc:
+        try:
+            outputs.close()
+        except Exception as close_error:  # e.g. the disk filled up: report the first error
+            summary.warnings.append(str(close_error))
+        kept = ", ".join(str(p) for p in summary.outputs if p.exists()) or "nothing"
+        raise RunAborted(
+            f"{summary.source}: {exc or type(exc).__name__} after {summary.frames_out} frames; "
+            f"kept {kept}",
+            summary,
+        ) from exc
 
 
 class OutputWorker:
