@@ -13,29 +13,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
-
 from livecam.annotate import annotate_video
-from livecam.bench import rss_mb
+from livecam.bench import rss_mb, write_video
 from livecam.explain import Explainer
 from livecam.samples import sample_video
+from livecam.video import open_source
 
 
 def looped_clip(path: Path, frames: int) -> Path:
-    """The sample clip looped to ``frames`` frames (MJPG, 640x480, 15 fps)."""
-    capture = cv2.VideoCapture(str(sample_video()))
-    clip = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        clip.append(frame)
-    height, width = clip[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (width, height))
-    for i in range(frames):
-        writer.write(clip[i % len(clip)] if (i // len(clip)) % 2 == 0 else clip[-1 - i % len(clip)])
-    writer.release()
-    return path
+    """The sample clip played back and forth to ``frames`` frames (MJPG, 15 fps)."""
+    with open_source(sample_video()) as source:
+        clip = [frame.image for frame in source]
+    bounce = clip + clip[::-1]
+    return write_video(path, (bounce[i % len(bounce)] for i in range(frames)), fps=15.0)
 
 
 def main() -> None:

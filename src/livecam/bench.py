@@ -10,7 +10,7 @@ import resource
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ import numpy as np
 from livecam.errors import LivecamError
 from livecam.frames import model_input
 from livecam.timing import fps_from_timestamps, percentiles
+from livecam.video import VideoSink
 
 BASELINES = ("eager", "tf-keras-vis")
 BASELINE_FRAMES = 12  # baselines are slow; a dozen frames give a stable median
@@ -144,14 +145,15 @@ def load_frames(source: str, count: int) -> list[np.ndarray]:
     return [decoded[i % len(decoded)] for i in range(count)]
 
 
-def _as_video(frames: list[np.ndarray], folder: Path) -> Path:
-    """The frames as an MJPG file, so the pipeline decodes from disk like a user's video."""
-    path = folder / "bench-input.avi"
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (width, height))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: float = 30.0) -> Path:
+    """Frames (all of one size) as an MJPG video, so a benchmark decodes from disk
+    like a user's video."""
+    frames = iter(frames)
+    first = next(frames)
+    size = (first.shape[1], first.shape[0])
+    with VideoSink(path, fps, size, codec="MJPG", overwrite=True) as sink:
+        for frame in itertools.chain([first], frames):
+            sink.write(frame)
     return path
 
 
@@ -229,7 +231,7 @@ def _pipeline(
     with tempfile.TemporaryDirectory(prefix="livecam-bench-") as folder:
         if live and source is not None:
             return _live_pipeline(explainer, source, len(frames), Path(folder))
-        video = _as_video(frames, Path(folder))
+        video = write_video(Path(folder) / "bench-input.avi", frames)
         summary = annotate_video(video, Path(folder) / "out.mp4", explainer, batch=batch)
         return {"fps": summary.fps, "stages": summary.timings_ms, "dropped": 0, "duplicated": 0}
 
