@@ -13,11 +13,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from livecam.annotate import annotate_video
 from livecam.bench import rss_mb, write_video
 from livecam.explain import Explainer
 from livecam.samples import sample_video
 from livecam.video import open_source
+from livecam.video.annotate import annotate_video
 
 
 def looped_clip(path: Path, frames: int) -> Path:

@@ -22,15 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-from livecam.annotate import annotate_video  # noqa: E402
-from livecam.display import Display  # noqa: E402
+from livecam.cam.targets import top  # noqa: E402
 from livecam.explain import Explainer  # noqa: E402
-from livecam.live import ExplainerCache, LiveRunner  # noqa: E402
 from livecam.models import load_model  # noqa: E402
-from livecam.pipeline import MapSmoother  # noqa: E402
 from livecam.render import HeatmapRenderer  # noqa: E402
-from livecam.targets import top  # noqa: E402
 from livecam.video import open_source  # noqa: E402
+from livecam.video.annotate import annotate_video  # noqa: E402
+from livecam.video.display import Display  # noqa: E402
+from livecam.video.live import ExplainerCache, LiveRunner  # noqa: E402
+from livecam.video.pipeline import MapSmoother  # noqa: E402
 from mjpeg_server import MjpegServer  # noqa: E402
 
 STREAM_SECONDS = 30

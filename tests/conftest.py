@@ -69,9 +69,8 @@ def tiny_classifier(size: int = 32, classes: int = 4, seed: int = 0, softmax: bo
 
 def bundle_of(model, labels=None, layer=None):
     """A LoadedModel around an in-memory Keras model (identity preprocessing)."""
-    from livecam import graph
-    from livecam.labels import default_labels
-    from livecam.models import LoadedModel
+    from livecam.models import LoadedModel, graph
+    from livecam.models.labels import default_labels
 
     rebuilt, logits = graph.rebuild(model)
     return LoadedModel(

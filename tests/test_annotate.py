@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from livecam.annotate import annotate_video
+from livecam.cam.targets import classes
 from livecam.explain import Explainer
-from livecam.pipeline import MapSmoother
-from livecam.targets import classes
 from livecam.video import open_source
+from livecam.video.annotate import annotate_video
+from livecam.video.pipeline import MapSmoother
 from test_video import count_frames
 
 

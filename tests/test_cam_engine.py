@@ -3,11 +3,11 @@ import pytest
 
 from conftest import PHOTO_CLASSES, bundle_of, tiny_classifier
 from livecam.cam import METHODS, CamEngine
+from livecam.cam.reference import EagerGradCam
+from livecam.cam.targets import ClassTarget, Rank, top
 from livecam.errors import MethodError, TargetError
 from livecam.frames import model_input
 from livecam.models import load_model
-from livecam.reference import EagerGradCam
-from livecam.targets import ClassTarget, Rank, top
 
 
 def corr(a, b) -> float:

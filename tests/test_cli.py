@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -47,6 +49,33 @@ def test_image_defaults_to_writing_beside_the_input_without_touching_it(samples,
         "orange.gradcam.1-orange.overlay.png",
         "orange.jpg",
     ]
+
+
+def test_written_images_get_the_users_normal_mode(samples, tmp_path):
+    previous = os.umask(0o027)
+    try:
+        result = invoke("image", samples / "orange.jpg", "-o", tmp_path)
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    written = sorted(tmp_path.iterdir())
+    assert len(written) == 2
+    for path in written:  # 0666 less the umask, not mkstemp's 0600
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+
+
+def test_a_fixed_class_label_also_names_the_top_prediction(lite0, photos):
+    from livecam.cam import classes
+    from livecam.explain import Explainer
+
+    explainer = Explainer(lite0, targets=classes(lite0.labels, ["monarch", "orange"]))
+    explanation = explainer.explain_one(photos["orange.jpg"])
+    monarch, orange = explanation.targets
+    assert explanation.caption(orange) == f"orange {orange.probability:.1%}"
+    top = explanation.predictions[0]
+    assert explanation.caption(monarch) == (
+        f"monarch {monarch.probability:.1%} | top: orange {top.probability:.0%}"
+    )
 
 
 def test_one_bad_input_is_reported_and_the_others_processed(samples, tmp_path):

@@ -308,8 +308,8 @@ def test_full_disk_is_reported_and_the_partial_video_closed(samples, tmp_path):
 
 
 def test_five_hundred_frames_trace_once(tmp_path, lite0):
-    from livecam.annotate import annotate_video
     from livecam.explain import Explainer
+    from livecam.video.annotate import annotate_video
 
     rng = np.random.default_rng(3)
     base = cv2.GaussianBlur(rng.integers(0, 256, (120, 160, 3), np.uint8), (0, 0), 5)

@@ -1,7 +1,7 @@
 import pytest
 
 from livecam.errors import LivecamError
-from livecam.governor import Governor, QualityLevel
+from livecam.video.governor import Governor, QualityLevel
 
 
 def simulated_cost(level: QualityLevel, base: float, mixed_factor: float = 1.6) -> float:

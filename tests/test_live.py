@@ -3,12 +3,12 @@ import time
 
 import pytest
 
-from livecam.display import Display
-from livecam.live import ExplainerCache, LiveRunner
+from livecam.cam.targets import top
 from livecam.models import load_model
 from livecam.render import HeatmapRenderer
-from livecam.targets import top
 from livecam.video import open_source
+from livecam.video.display import Display
+from livecam.video.live import ExplainerCache, LiveRunner
 from mjpeg_server import MjpegServer
 from test_video import count_frames
 

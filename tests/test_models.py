@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from conftest import PHOTO_CLASSES, bundle_of, tiny_classifier
-from livecam import lite0 as lite0_module
 from livecam.errors import (
     InputSizeError,
     LayerError,
@@ -11,8 +10,9 @@ from livecam.errors import (
     WeightsUnavailableError,
 )
 from livecam.explain import Explainer
-from livecam.labels import short_label
+from livecam.models import lite0 as lite0_module
 from livecam.models import load_model
+from livecam.models.labels import short_label
 
 
 @pytest.mark.parametrize("photo", list(PHOTO_CLASSES))

@@ -1,10 +1,11 @@
+import cv2
 import numpy as np
 import pytest
 
 from livecam.errors import LivecamError
 from livecam.frames import as_bgr8, model_input
-from livecam.labels import class_index, imagenet_labels
-from livecam.render import HeatmapRenderer, colormap_names, peak_xy, resize_heatmap, side_by_side
+from livecam.models.labels import class_index, imagenet_labels
+from livecam.render import HeatmapRenderer, colormap_names, peak_xy, side_by_side
 
 HEATMAP = np.zeros((7, 7), np.float32)
 HEATMAP[5, 1] = 1.0  # hot spot in the lower left
@@ -42,12 +43,15 @@ def test_jet_is_red_where_hot_and_blue_where_cold():
     assert b > 100 and r < 50
 
 
-def test_resize_is_cubic_and_clipped():
-    resized = resize_heatmap(HEATMAP, 70, 70)
-    assert resized.min() >= 0.0 and resized.max() <= 1.0
+def test_upsampling_is_cubic_and_clipped():
     # Cell (1, 5) of 7 covers x in [10, 20), y in [50, 60): its centre is at 14.5, 54.5.
     x, y = peak_xy(HEATMAP, 70, 70)
     assert x in (14, 15) and y in (54, 55)
+    jet = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_JET)[:, 0]
+    heat = HeatmapRenderer().colorize(HEATMAP, 70, 70)
+    assert any((heat[y, x] == jet[level]).all() for level in range(245, 256))
+    # The cubic kernel's negative lobe beside the hot spot is clipped to 0, not wrapped.
+    assert (heat[y, x + 12 : x + 16] == jet[0]).all() and (heat[0, 69] == jet[0]).all()
 
 
 def test_bad_settings_are_rejected():
@@ -79,3 +83,11 @@ def test_class_lookup_by_synonym_index_and_suggestion():
         class_index(labels, "monarh")
     with pytest.raises(LivecamError, match="out of range"):
         class_index(labels, 1000)
+
+
+def test_the_window_opens_at_the_frame_size_scaled_down_only_to_fit_the_screen():
+    from livecam.video.display import window_size
+
+    assert window_size((640, 360), (1920, 1080)) == (640, 360)
+    assert window_size((3840, 2160), (1920, 1080)) == (1728, 972)
+    assert window_size((320, 240), (4000, 3000)) == (320, 240)  # never scaled up

@@ -1,9 +1,14 @@
 import numpy as np
 import pytest
 
-from livecam import lite0
 from livecam.errors import TorchCheckpointError
-from livecam.torch_pickle import LEGACY_MAGIC, _Storage, _TensorRef, load_legacy_state_dict
+from livecam.models import lite0
+from livecam.models.torch_checkpoint import (
+    LEGACY_MAGIC,
+    _Storage,
+    _TensorRef,
+    load_legacy_state_dict,
+)
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,15 @@ def test_window_shows_the_overlay_and_q_quits(samples, tmp_path, display):
         window = find_window(env, process)
         started = time.monotonic()
         time.sleep(2)
+        geometry = subprocess.run(
+            ["xdotool", "getwindowgeometry", "--shell", window],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        # The window opens at the frame's size (640x480 fits the 1280x800 screen).
+        assert "WIDTH=640" in geometry and "HEIGHT=480" in geometry, geometry
         for key in ("space", "space", "plus", "q"):  # pause, resume, alpha up, quit
             subprocess.run(["xdotool", "key", "--window", window, key], env=env, check=True)
             time.sleep(0.5)

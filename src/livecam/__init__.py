@@ -26,10 +26,12 @@ _LAZY = {
     "LoadedModel": "livecam.models",
     "load_model": "livecam.models",
     "explain_image": "livecam.images",
-    "top": "livecam.targets",
-    "classes": "livecam.targets",
-    "Rank": "livecam.targets",
-    "ClassTarget": "livecam.targets",
+    "annotate_video": "livecam.video.annotate",
+    "open_source": "livecam.video",
+    "top": "livecam.cam",
+    "classes": "livecam.cam",
+    "Rank": "livecam.cam",
+    "ClassTarget": "livecam.cam",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from livecam.cam import CamEngine, CamOutput
+from livecam.cam.targets import Target, encode, top
 from livecam.frames import model_input
-from livecam.labels import short_label
 from livecam.models import LoadedModel, load_model
-from livecam.targets import Target, encode, top
+from livecam.models.labels import short_label
 
 TOP_PREDICTIONS = 5
 
@@ -57,6 +57,15 @@ class Explanation:
 
     predictions: list[Prediction]
     targets: list[TargetMap] = field(default_factory=list)
+
+    def caption(self, target: TargetMap) -> str:
+        """``"fox squirrel 68.6%"``; when the explained class is not the top-1
+        prediction, the top-1 too: ``"monarch 0.0% | top: modem 47%"``."""
+        text = f"{target.name} {target.probability:.1%}"
+        best = self.predictions[0] if self.predictions else None
+        if best is not None and best.index != target.index:
+            text += f" | top: {best.name} {best.probability:.0%}"
+        return text
 
 
 class Explainer:

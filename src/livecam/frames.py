@@ -1,11 +1,15 @@
-"""Frame conversions at the edges: any OpenCV image to BGR uint8, and to model input."""
+"""Frames at the edges: reading image files, any OpenCV image to BGR uint8, and
+BGR frames to model input."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from livecam.errors import ImageReadError
 
 
 def as_bgr8(frame: np.ndarray) -> np.ndarray:
@@ -38,3 +42,19 @@ def model_input(frames: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarr
     for i, frame in enumerate(frames):
         batch[i] = prepare(frame, size)
     return batch
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as BGR uint8 (grayscale/BGRA/16-bit are converted later).
+
+    Raises:
+        ImageReadError: The file is missing or is not a decodable image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"image {path} does not exist")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise ImageReadError(f"cannot decode {path} as an image")
+    return image

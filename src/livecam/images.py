@@ -7,29 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from livecam.errors import ImageReadError, OutputError
+from livecam.errors import OutputError
 from livecam.explain import Explainer, Explanation
+from livecam.frames import read_image
 from livecam.outputs import check_writable_dir, write_image
 from livecam.render import HeatmapRenderer, peak_xy, side_by_side
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as BGR uint8 (grayscale/BGRA/16-bit are converted later).
-
-    Raises:
-        ImageReadError: The file is missing or is not a decodable image.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"image {path} does not exist")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise ImageReadError(f"cannot decode {path} as an image")
-    return image
 
 
 @dataclass
@@ -110,9 +94,7 @@ def explain_image(
     overlays = []
     for rank, target in enumerate(explanation.targets, start=1):
         stem = out / f"{path.stem}.{method}.{rank}-{_slug(target.name)}"
-        overlay = renderer.annotate(
-            image, target.heatmap, f"{target.name} {target.probability:.1%}"
-        )
+        overlay = renderer.annotate(image, target.heatmap, explanation.caption(target))
         overlays.append(overlay)
         output = TargetOutput(
             index=target.index,

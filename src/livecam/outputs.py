@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import cv2
@@ -42,12 +42,34 @@ def write_image(path: Path, image: np.ndarray, inputs: tuple[Path, ...] = ()) ->
     ok, encoded = cv2.imencode(path.suffix or ".png", image)
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix!r} for {path}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = create_temporary(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(encoded.tobytes())
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
     return path
+
+
+def create_temporary(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """A new hidden file beside ``path``, for writing it atomically.
+
+    The name is random and the file is created exclusively, never through a
+    link planted under that name. Its mode is the user's usual one (0666
+    less the umask), as for any file they create, not mkstemp's 0600.
+
+    Returns:
+        The open descriptor and the file's path.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.partial{path.suffix}{suffix}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue

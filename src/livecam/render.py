@@ -39,11 +39,6 @@ def _upsample(heatmap: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(heatmap.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def resize_heatmap(heatmap: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Cubic upsampling to the frame size, clipped back into [0, 1]."""
-    return np.clip(_upsample(heatmap, width, height), 0.0, 1.0)
-
-
 def peak_xy(heatmap: np.ndarray, width: int, height: int) -> tuple[int, int]:
     """``(x, y)`` of the heatmap's maximum in a ``width`` x ``height`` frame.
 

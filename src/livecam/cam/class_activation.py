@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam import graph
 from livecam.cam.base import CamMethod
 from livecam.errors import MethodError
+from livecam.models import graph
 
 
 class ClassActivationMap(CamMethod):

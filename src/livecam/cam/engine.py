@@ -12,14 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from livecam import graph
 from livecam.cam.base import CamMethod
 from livecam.cam.class_activation import ClassActivationMap
 from livecam.cam.gradcam import GradCam
 from livecam.cam.gradcam_plus_plus import GradCamPlusPlus
+from livecam.cam.targets import Target, encode, top
 from livecam.errors import MethodError
-from livecam.models import LoadedModel
-from livecam.targets import Target, encode, top
+from livecam.models import LoadedModel, graph
 
 METHODS: dict[str, type[CamMethod]] = {
     method.name: method for method in (GradCam, GradCamPlusPlus, ClassActivationMap)

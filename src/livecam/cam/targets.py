@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from livecam.errors import TargetError
-from livecam.labels import class_index
+from livecam.models.labels import class_index
 
 
 @dataclass(frozen=True)

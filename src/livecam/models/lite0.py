@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from livecam.errors import ModelError
-from livecam.torch_pickle import load_legacy_state_dict
+from livecam.models.torch_checkpoint import load_legacy_state_dict
 
 NATIVE_SIZE = 224
 CAM_LAYER = "top_activation"

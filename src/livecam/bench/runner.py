@@ -19,13 +19,17 @@ from typing import Any
 import cv2
 import numpy as np
 
+from livecam.bench.baselines import (
+    BASELINE_FRAMES,
+    BASELINES,
+    eager_baseline,
+    tf_keras_vis_baseline,
+)
 from livecam.errors import LivecamError
 from livecam.frames import model_input
-from livecam.timing import fps_from_timestamps, percentiles
+from livecam.timing import percentiles
 from livecam.video import VideoSink
 
-BASELINES = ("eager", "tf-keras-vis")
-BASELINE_FRAMES = 12  # baselines are slow; a dozen frames give a stable median
 SYNTHETIC_PREFIX = "synthetic:"
 
 
@@ -168,65 +172,10 @@ def _time_cam_step(explainer, batches: list[np.ndarray]) -> tuple[list[float], f
     return per_frame, sum(len(b) for b in batches) / (stamps[-1] - stamps[0])
 
 
-def _eager_baseline(model, inputs: np.ndarray, ours: np.ndarray) -> dict[str, Any]:
-    from livecam.reference import EagerGradCam
-
-    eager = EagerGradCam(model)
-    eager.heatmap(inputs[0])  # first call builds the graph pieces
-    times, maps = [], []
-    for image in inputs:
-        start = time.perf_counter()
-        maps.append(eager.heatmap(image))
-        times.append(time.perf_counter() - start)
-    return _baseline_figures(times, maps, ours)
-
-
-def _tf_keras_vis_baseline(model, inputs: np.ndarray, ours: np.ndarray, class_ids) -> dict:
-    try:
-        from tf_keras_vis.gradcam import Gradcam
-        from tf_keras_vis.utils.scores import CategoricalScore
-    except ImportError:
-        return {"skipped": "tf-keras-vis is not installed (pip install tf-keras-vis)"}
-    gradcam = Gradcam(model.model, clone=False)
-    x = model.preprocess(inputs.astype(np.float32))
-
-    def run(i: int) -> np.ndarray:
-        return gradcam(
-            CategoricalScore([int(class_ids[i])]),
-            x[i : i + 1],
-            penultimate_layer=model.cam_layer,
-            seek_penultimate_conv_layer=False,
-            expand_cam=False,
-            normalize_cam=True,
-        )[0]
-
-    run(0)
-    times, maps = [], []
-    for i in range(len(inputs)):
-        start = time.perf_counter()
-        maps.append(np.asarray(run(i)))
-        times.append(time.perf_counter() - start)
-    return _baseline_figures(times, maps, ours)
-
-
-def _baseline_figures(times: list[float], maps: list[np.ndarray], ours: np.ndarray) -> dict:
-    correlations = [
-        float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
-        for a, b in zip(maps, ours, strict=True)
-        if np.ptp(a) > 0 and np.ptp(b) > 0
-    ]
-    median = float(np.median(times))
-    return {
-        "per_frame_ms": {k: v * 1000 for k, v in percentiles(times).items()},
-        "fps": 1.0 / median if median > 0 else float("inf"),
-        "correlation": float(np.mean(correlations)) if correlations else float("nan"),
-    }
-
-
 def _pipeline(
     explainer, frames: list[np.ndarray], batch: int, source: str | None, live: bool
 ) -> dict[str, Any]:
-    from livecam.annotate import annotate_video
+    from livecam.video.annotate import annotate_video
 
     with tempfile.TemporaryDirectory(prefix="livecam-bench-") as folder:
         if live and source is not None:
@@ -237,10 +186,10 @@ def _pipeline(
 
 
 def _live_pipeline(explainer, url: str, count: int, folder: Path) -> dict[str, Any]:
-    from livecam.display import Display
-    from livecam.live import ExplainerCache, LiveRunner
     from livecam.render import HeatmapRenderer
     from livecam.video import open_source
+    from livecam.video.display import Display
+    from livecam.video.live import ExplainerCache, LiveRunner
 
     cache = ExplainerCache(
         explainer.model, explainer.engine.method.name, explainer.targets, explainer.engine.score
@@ -298,9 +247,9 @@ def bench_config(
         sample = inputs[:BASELINE_FRAMES]
         ours = explainer.engine(sample)
         if "eager" in baselines:
-            result.baselines["eager"] = _eager_baseline(model, sample, ours.maps[:, 0])
+            result.baselines["eager"] = eager_baseline(model, sample, ours.maps[:, 0])
         if "tf-keras-vis" in baselines:
-            result.baselines["tf-keras-vis"] = _tf_keras_vis_baseline(
+            result.baselines["tf-keras-vis"] = tf_keras_vis_baseline(
                 model, sample, ours.maps[:, 0], ours.class_ids[:, 0]
             )
         for figures in result.baselines.values():
@@ -346,67 +295,3 @@ def run_matrix(
         if on_result is not None:
             on_result(result)
     return results
-
-
-TABLE_COLUMNS = (
-    "config",
-    "warm-up s",
-    "cam p50 ms",
-    "cam p95 ms",
-    "cam fps",
-    "pipeline fps",
-    "pipe/cam",
-    "eager fps",
-    "x eager",
-    "tkv fps",
-    "x tkv",
-    "tkv corr",
-    "RSS MB",
-    "traces",
-)
-
-
-def table_row(result: BenchResult) -> list[str]:
-    eager = result.baselines.get("eager", {})
-    tkv = result.baselines.get("tf-keras-vis", {})
-
-    def num(value: Any, fmt: str) -> str:
-        return format(value, fmt) if isinstance(value, (int, float)) else "-"
-
-    return [
-        result.config.label().replace(" native", f" {result.input_size}"),
-        num(result.warmup_s, ".1f"),
-        num(result.cam_ms.get("p50"), ".1f"),
-        num(result.cam_ms.get("p95"), ".1f"),
-        num(result.cam_fps, ".1f"),
-        num(result.pipeline_fps, ".1f"),
-        num(result.pipeline_vs_cam * 100, ".0f") + "%",
-        num(eager.get("fps"), ".1f"),
-        num(eager.get("speedup"), ".1f"),
-        num(tkv.get("fps"), ".1f"),
-        num(tkv.get("speedup"), ".1f"),
-        num(tkv.get("correlation"), ".3f"),
-        num(result.peak_rss_mb, ".0f"),
-        str(result.traces),
-    ]
-
-
-def markdown_table(results: list[BenchResult]) -> str:
-    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
-    lines += ["| " + " | ".join(table_row(r)) + " |" for r in results]
-    return "\n".join(lines)
-
-
-def text_table(results: list[BenchResult]) -> str:
-    rows = [list(TABLE_COLUMNS), *(table_row(r) for r in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
-    return "\n".join(
-        "  ".join(
-            cell.rjust(w) if i else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    )
-
-
-__all__ = ["BenchConfig", "BenchResult", "fps_from_timestamps", "machine_info", "run_matrix"]

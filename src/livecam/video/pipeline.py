@@ -18,7 +18,8 @@ from livecam.errors import LivecamError, RunAborted
 from livecam.explain import Explanation, TargetMap
 from livecam.render import HeatmapRenderer, draw_label, peak_xy
 from livecam.timing import StageTimer
-from livecam.video import Frame, RealTimeSink, VideoSink
+from livecam.video.sinks import FrameSink
+from livecam.video.sources import Frame
 
 OUTPUT_QUEUE = 16
 
@@ -130,8 +131,8 @@ class OutputWorker:
         self,
         renderer: HeatmapRenderer,
         timer: StageTimer,
-        overlay_sink: VideoSink | RealTimeSink | None = None,
-        heatmap_sink: VideoSink | RealTimeSink | None = None,
+        overlay_sink: FrameSink | None = None,
+        heatmap_sink: FrameSink | None = None,
         log: IO[str] | None = None,
         keep_latest: bool = False,
     ) -> None:
@@ -173,7 +174,7 @@ class OutputWorker:
         image = item.frame.image
         height, width = image.shape[:2]
         with self.timer.stage("render"):
-            text = f"{item.target.name} {item.target.probability:.1%}"
+            text = item.explanation.caption(item.target)
             overlay = self.renderer.annotate(image, item.heatmap, text)
             if item.hud:
                 draw_hud(overlay, item.hud)
@@ -192,11 +193,9 @@ class OutputWorker:
         self.frames_done += 1
 
     @staticmethod
-    def _write(sink: VideoSink | RealTimeSink | None, image: np.ndarray, time_s: float) -> None:
-        if isinstance(sink, RealTimeSink):
+    def _write(sink: FrameSink | None, image: np.ndarray, time_s: float) -> None:
+        if sink is not None:
             sink.write(image, time_s)
-        elif sink is not None:
-            sink.write(image)
 
 
 def draw_hud(frame: np.ndarray, lines: list[str]) -> None:

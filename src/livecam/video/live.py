@@ -2,7 +2,7 @@
 
 The reader thread keeps only the newest frame; the CAM step runs on this
 thread; rendering, recording and logging run on the output thread. With a
-frame-rate target, a :class:`~livecam.governor.Governor` picks the quality.
+frame-rate target, a :class:`~livecam.video.governor.Governor` picks the quality.
 """
 
 from __future__ import annotations
@@ -14,17 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from livecam.cam import METHODS
+from livecam.cam.targets import Target
 from livecam.errors import InputSizeError, MethodError
 from livecam.explain import Explainer, Explanation
 from livecam.frames import model_input
-from livecam.governor import Governor, QualityLevel
 from livecam.models import LoadedModel
 from livecam.outputs import write_image
-from livecam.pipeline import MapSmoother, OutputWorker, Processed, RunSummary, aborting_keeps
 from livecam.render import HeatmapRenderer
-from livecam.targets import Target
 from livecam.timing import StageTimer
-from livecam.video import FrameSource, RealTimeSink, VideoSink
+from livecam.video.governor import Governor, QualityLevel
+from livecam.video.pipeline import MapSmoother, OutputWorker, Processed, RunSummary, aborting_keeps
+from livecam.video.sinks import RealTimeSink, VideoSink
+from livecam.video.sources import FrameSource
 
 KEY_QUIT = (ord("q"), 27)
 StatusCallback = Callable[[str], None]
@@ -179,7 +180,7 @@ class LiveRunner:
         summary.timings_ms = self.timer.summary_ms()
         summary.quality = self.level.describe()
         if sink is not None:
-            summary.frames_written = sink.sink.frames_written
+            summary.frames_written = sink.frames_written
             summary.duplicated = sink.duplicated
 
     def _loop(self, source, worker, summary, started, duration, max_frames) -> None:

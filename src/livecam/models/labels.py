@@ -13,7 +13,7 @@ IMAGENET_CLASSES = 1000
 
 def imagenet_labels() -> list[str]:
     """The 1000 ImageNet class names (each line holds comma-separated synonyms)."""
-    text = resources.files("livecam").joinpath("data/imagenet_labels.txt").read_text("utf-8")
+    text = resources.files("livecam.models").joinpath("data/imagenet_labels.txt").read_text("utf-8")
     return text.splitlines()
 
 

@@ -14,30 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from livecam import graph, lite0
-from livecam.errors import InputSizeError, ModelError, UnknownModelError, WeightsUnavailableError
-from livecam.labels import default_labels, read_labels
+from livecam.errors import InputSizeError, ModelError, UnknownModelError
+from livecam.models import graph, lite0, zoo
+from livecam.models.labels import default_labels, read_labels
 
-DEFAULT_MODEL = "lite0"
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 MIN_INPUT_SIZE = 32
-
-# name -> (keras.applications constructor, module holding its preprocess_input)
-KERAS_APPLICATIONS = {
-    "vgg16": ("VGG16", "vgg16"),
-    "vgg19": ("VGG19", "vgg19"),
-    "resnet50": ("ResNet50", "resnet50"),
-    "mobilenet_v2": ("MobileNetV2", "mobilenet_v2"),
-    "mobilenet_v3_large": ("MobileNetV3Large", "mobilenet_v3"),
-    "efficientnet_b0": ("EfficientNetB0", "efficientnet"),
-}
-# The tutorial explains VGG16 at block5_conv3; auto-detection agrees, but say it.
-PREFERRED_LAYERS = {"vgg16": "block5_conv3", "vgg19": "block5_conv4", "lite0": lite0.CAM_LAYER}
-
-
-def model_names() -> list[str]:
-    """Every model name that can be given instead of a file path."""
-    return [DEFAULT_MODEL, *KERAS_APPLICATIONS]
 
 
 @dataclass
@@ -90,52 +72,6 @@ class LoadedModel:
         )
 
 
-def _is_offline_error(exc: Exception) -> bool:
-    text = str(exc)
-    return "URL fetch failure" in text or isinstance(exc, OSError)
-
-
-def _keras_application(name: str, weights: str | None):
-    import keras
-
-    constructor_name, module_name = KERAS_APPLICATIONS[name]
-    constructor = getattr(keras.applications, constructor_name)
-    preprocess = getattr(keras.applications, module_name).preprocess_input
-    if weights == "imagenet":
-        try:
-            return constructor(weights="imagenet"), preprocess
-        except Exception as exc:  # Keras raises a bare Exception on a failed download
-            if not _is_offline_error(exc):
-                raise
-            raise WeightsUnavailableError(
-                f"cannot download ImageNet weights for {name} (offline?): pass --weights PATH "
-                f"to a local weights file, --weights none for random weights, or use the "
-                f"bundled offline model {DEFAULT_MODEL!r}"
-            ) from None
-    model = constructor(weights=None)
-    if weights is not None:
-        _load_weights_file(model, weights)
-    return model, preprocess
-
-
-def _load_weights_file(model, path: str) -> None:
-    if not Path(path).is_file():
-        raise ModelError(f"weights file {path} does not exist")
-    try:
-        model.load_weights(path)
-    except (ValueError, OSError) as exc:
-        raise ModelError(f"cannot load weights {path} into {model.name}: {exc}") from exc
-
-
-def _lite0(weights: str | None):
-    if weights == "imagenet":
-        return lite0.load(), lite0.preprocess
-    model = lite0.build()
-    if weights is not None:
-        _load_weights_file(model, weights)
-    return model, lite0.preprocess
-
-
 def _model_file(path: Path):
     import keras
 
@@ -152,17 +88,17 @@ def _identity(x):
 
 
 def _base_model(spec: str, weights: str | None):
-    if spec == DEFAULT_MODEL:
-        return _lite0(weights)
-    if spec in KERAS_APPLICATIONS:
-        return _keras_application(spec, weights)
+    if spec == zoo.DEFAULT_MODEL:
+        return zoo.lite0_model(weights)
+    if spec in zoo.KERAS_APPLICATIONS:
+        return zoo.keras_application(spec, weights)
     path = Path(spec)
     if path.suffix in (".keras", ".h5") and path.is_file():
         return _model_file(path)
     if path.suffix in (".keras", ".h5"):
         raise UnknownModelError(f"model file {spec} does not exist")
     raise UnknownModelError(
-        f"unknown model {spec!r}; choose one of {', '.join(model_names())} or a .keras/.h5 file"
+        f"unknown model {spec!r}; choose one of {', '.join(zoo.model_names())} or a .keras/.h5 file"
     )
 
 
@@ -200,7 +136,7 @@ def _normalise_weights(weights: str | None) -> str | None:
 
 
 def load_model(
-    spec: str = DEFAULT_MODEL,
+    spec: str = zoo.DEFAULT_MODEL,
     *,
     weights: str | None = "imagenet",
     layer: str | None = None,
@@ -243,7 +179,7 @@ def load_model(
     size = None if input_size is None or (input_size, input_size) == native else input_size
     policy = None if precision == "float32" else precision
     model, outputs_logits = graph.rebuild(base, size, policy)
-    cam_layer = graph.find_cam_layer(model, layer or PREFERRED_LAYERS.get(spec))
+    cam_layer = graph.find_cam_layer(model, layer or zoo.PREFERRED_LAYERS.get(spec))
     class_labels = _labels(labels, model.output_shape[-1])
     return LoadedModel(
         name=spec,

@@ -14,10 +14,11 @@ import numpy as np
 from livecam.errors import LivecamError
 from livecam.explain import Explainer
 from livecam.frames import prepare
-from livecam.pipeline import MapSmoother, OutputWorker, Processed, RunSummary, aborting_keeps
 from livecam.render import HeatmapRenderer
 from livecam.timing import StageTimer
-from livecam.video import Frame, FrameSource, VideoFileSource, VideoSink, open_source
+from livecam.video.pipeline import MapSmoother, OutputWorker, Processed, RunSummary, aborting_keeps
+from livecam.video.sinks import VideoSink
+from livecam.video.sources import Frame, FrameSource, VideoFileSource, open_source
 
 ProgressCallback = Callable[[int, "int | None"], None]
 

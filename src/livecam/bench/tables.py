@@ -1,0 +1,67 @@
+"""The benchmark's tables: one row per configuration, as text or markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livecam.bench.runner import BenchResult
+
+TABLE_COLUMNS = (
+    "config",
+    "warm-up s",
+    "cam p50 ms",
+    "cam p95 ms",
+    "cam fps",
+    "pipeline fps",
+    "pipe/cam",
+    "eager fps",
+    "x eager",
+    "tkv fps",
+    "x tkv",
+    "tkv corr",
+    "RSS MB",
+    "traces",
+)
+
+
+def table_row(result: BenchResult) -> list[str]:
+    eager = result.baselines.get("eager", {})
+    tkv = result.baselines.get("tf-keras-vis", {})
+
+    def num(value: Any, fmt: str) -> str:
+        return format(value, fmt) if isinstance(value, (int, float)) else "-"
+
+    return [
+        result.config.label().replace(" native", f" {result.input_size}"),
+        num(result.warmup_s, ".1f"),
+        num(result.cam_ms.get("p50"), ".1f"),
+        num(result.cam_ms.get("p95"), ".1f"),
+        num(result.cam_fps, ".1f"),
+        num(result.pipeline_fps, ".1f"),
+        num(result.pipeline_vs_cam * 100, ".0f") + "%",
+        num(eager.get("fps"), ".1f"),
+        num(eager.get("speedup"), ".1f"),
+        num(tkv.get("fps"), ".1f"),
+        num(tkv.get("speedup"), ".1f"),
+        num(tkv.get("correlation"), ".3f"),
+        num(result.peak_rss_mb, ".0f"),
+        str(result.traces),
+    ]
+
+
+def markdown_table(results: list[BenchResult]) -> str:
+    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+    lines += ["| " + " | ".join(table_row(r)) + " |" for r in results]
+    return "\n".join(lines)
+
+
+def text_table(results: list[BenchResult]) -> str:
+    rows = [list(TABLE_COLUMNS), *(table_row(r) for r in results)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    )

@@ -1,0 +1,119 @@
+"""``livecam bench``: frame-rate benchmarks of the compiled step, the pipeline
+and the baselines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import redirect_stdout
+from typing import Annotated, Optional
+
+import typer
+
+from livecam.cli import options as opt
+from livecam.cli.app import app, reported_errors
+from livecam.errors import LivecamError
+
+
+def _values(raw: list[str] | None, default: list[str]) -> list[str]:
+    """Repeated options and comma-separated values alike: ``--x 1 --x 2`` or ``--x 1,2``."""
+    return [v.strip() for item in (raw or default) for v in item.split(",") if v.strip()]
+
+
+@app.command()
+def bench(
+    model: Annotated[
+        Optional[list[str]], typer.Option("--model", "-m", help="Models; repeat or comma-separate.")
+    ] = None,
+    weights: opt.Weights = "imagenet",
+    method: Annotated[Optional[list[str]], typer.Option(help="CAM methods.")] = None,
+    input_size: Annotated[
+        Optional[list[str]], typer.Option(help="Input sizes, or 'native'.")
+    ] = None,
+    precision: Annotated[Optional[list[str]], typer.Option(help="Precisions.")] = None,
+    batch: Annotated[Optional[list[str]], typer.Option(help="Batch sizes.")] = None,
+    frames: Annotated[int, typer.Option(help="Frames per configuration.")] = 48,
+    source: Annotated[
+        Optional[str],
+        typer.Option(help="Video, stream URL, or synthetic:WxH; default the sample clip."),
+    ] = None,
+    baseline: Annotated[
+        Optional[list[str]], typer.Option(help="eager and/or tf-keras-vis, in the same run.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Every figure as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Measure frames per second: the compiled CAM step, the threaded pipeline
+    (decode -> CAM -> render -> encode) and, optionally, baselines.
+
+    Every option takes several values; the matrix of all combinations runs on
+    the same frames. Warm-up (tracing) is timed apart.
+
+    Examples:
+
+      livecam bench --baseline eager --baseline tf-keras-vis
+
+      livecam bench -m lite0,vgg16 --weights none --input-size 224,160 --batch 1,8
+
+      livecam bench --source synthetic:640x480 --precision float32,mixed_bfloat16 --json
+    """
+    from livecam.bench import expand_matrix, machine_info, run_matrix, table_row, text_table
+    from livecam.samples import sample_video
+
+    with reported_errors():
+        sizes = [
+            None if s == "native" else _int(s, "--input-size")
+            for s in _values(input_size, ["native"])
+        ]
+        configs = expand_matrix(
+            model=_values(model, ["lite0"]),
+            weights=[weights],
+            method=_values(method, ["gradcam"]),
+            input_size=sizes,
+            precision=_values(precision, ["float32"]),
+            batch=[_int(b, "--batch") for b in _values(batch, ["1"])],
+        )
+        for config in configs:
+            opt.check_method(config.method)
+            opt.check_precision(config.precision)
+        machine = machine_info()
+        if not as_json:
+            typer.echo(
+                f"{machine['cpu']}, {machine['cores']} cores, TensorFlow "
+                f"{machine['tensorflow']}, oneDNN {machine['onednn']}",
+                err=True,
+            )
+
+        def show(result) -> None:
+            if not as_json:
+                typer.echo("  " + "  ".join(table_row(result)), err=True)
+
+        with redirect_stdout(sys.stderr):
+            results = run_matrix(
+                configs,
+                source or str(sample_video()),
+                frames,
+                tuple(_values(baseline, [])),
+                on_result=show,
+            )
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "machine": machine,
+                        "source": source or "sample",
+                        "results": [r.to_json() for r in results],
+                    },
+                    indent=1,
+                )
+            )
+        else:
+            typer.echo(text_table(results))
+
+
+def _int(text: str, option: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise LivecamError(f"{option} takes whole numbers, got {text!r}") from None

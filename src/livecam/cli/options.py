@@ -1,0 +1,214 @@
+"""The options several commands share, declared once, each validated where
+it is declared: a bad value stops the command before any work, as one line
+and exit code 1 (like every other livecam error)."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from livecam.errors import LivecamError
+
+
+class OptionError(typer.BadParameter):
+    """A bad option value, shown as ``error: ...`` with exit code 1 (not
+    click's usage text and exit code 2: a valid command with a bad value)."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        typer.secho(f"error: {self.message}", fg=typer.colors.RED, err=True)
+
+
+def _checked(check) -> Any:
+    """An option callback that runs ``check(value)`` unless the value is None."""
+
+    def callback(value):
+        if value is not None:
+            try:
+                check(value)
+            except LivecamError as exc:
+                raise OptionError(str(exc)) from None
+        return value
+
+    return callback
+
+
+def at_least(option: str, minimum: float):
+    def check(value: float) -> None:
+        if value < minimum:
+            raise LivecamError(f"{option} must be at least {minimum}, got {value}")
+
+    return _checked(check)
+
+
+def positive(option: str):
+    def check(value: float) -> None:
+        if value <= 0:
+            raise LivecamError(f"{option} must be positive, got {value}")
+
+    return _checked(check)
+
+
+def _check_alpha(value: float) -> None:
+    from livecam.render import check_alpha
+
+    check_alpha(value)
+
+
+def _check_colormap(value: str) -> None:
+    from livecam.render import colormap_id
+
+    colormap_id(value)
+
+
+def check_method(value: str) -> None:
+    from livecam.cam import METHODS
+
+    if value.lower() not in METHODS:
+        raise LivecamError(f"unknown method {value!r}; choose one of {', '.join(METHODS)}")
+
+
+def _check_score(value: str) -> None:
+    from livecam.cam import SCORES
+
+    if value not in SCORES:
+        raise LivecamError(f"unknown score {value!r}; choose one of {', '.join(SCORES)}")
+
+
+def check_precision(value: str) -> None:
+    from livecam.models import PRECISIONS
+
+    if value not in PRECISIONS:
+        raise LivecamError(f"unknown precision {value!r}; choose one of {', '.join(PRECISIONS)}")
+
+
+def _check_smooth(value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise LivecamError(f"--smooth must be in [0, 1) (0 = off), got {value}")
+
+
+Model = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="lite0 (bundled, offline), a keras.applications name "
+        "(vgg16, resnet50, ...) or a .keras/.h5 file.",
+    ),
+]
+Weights = Annotated[
+    str,
+    typer.Option(
+        help="imagenet (downloaded by Keras; bundled for lite0), none, or a weights file."
+    ),
+]
+Layer = Annotated[Optional[str], typer.Option(help="CAM layer; default: auto-detected.")]
+Labels = Annotated[Optional[Path], typer.Option(help="Labels file, one per line.")]
+Method = Annotated[
+    str, typer.Option(help="gradcam, gradcam++ or cam.", callback=_checked(check_method))
+]
+Score = Annotated[
+    str,
+    typer.Option(
+        help="Differentiate the logit or the probability.", callback=_checked(_check_score)
+    ),
+]
+Top = Annotated[
+    Optional[int],
+    typer.Option(
+        "--top",
+        "-k",
+        help="Explain each of the k most likely classes.",
+        callback=at_least("--top", 1),
+    ),
+]
+Classes = Annotated[
+    Optional[list[str]],
+    typer.Option("--class", "-c", help="Explain this class (name or index); repeatable."),
+]
+Alpha = Annotated[
+    float, typer.Option(help="Heatmap weight in the blend, 0..1.", callback=_checked(_check_alpha))
+]
+Colormap = Annotated[
+    str, typer.Option(help="OpenCV colormap name.", callback=_checked(_check_colormap))
+]
+InputSize = Annotated[Optional[int], typer.Option(help="Run the model at this square input size.")]
+Precision = Annotated[
+    str,
+    typer.Option(
+        help="float32, mixed_bfloat16 or mixed_float16.", callback=_checked(check_precision)
+    ),
+]
+Smooth = Annotated[
+    float,
+    typer.Option(
+        help="Average maps over frames: 0 (off) to 0.95 (heavy).", callback=_checked(_check_smooth)
+    ),
+]
+Codec = Annotated[Optional[str], typer.Option(help="FourCC to force, e.g. mp4v or MJPG.")]
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite", help="Replace existing outputs (never an input).")
+]
+Log = Annotated[Optional[Path], typer.Option(help="Write one JSON object per frame here.")]
+
+
+@dataclass
+class ModelChoice:
+    """What the model options chose; :meth:`load` turns it into a model and targets."""
+
+    model: str
+    weights: str
+    layer: str | None
+    labels: Path | None
+    input_size: int | None
+    precision: str
+    top: int | None
+    classes: list[str] | None
+
+    def __post_init__(self) -> None:
+        if self.top is not None and self.classes:
+            raise LivecamError("use either --top or --class, not both")
+
+    def load(self):
+        """The loaded model and the targets (top-k ranks or named classes)."""
+        from livecam.cam import classes, top
+        from livecam.models import load_model
+
+        with redirect_stdout(sys.stderr):  # Keras prints download progress; keep stdout clean
+            bundle = load_model(
+                self.model,
+                weights=self.weights,
+                layer=self.layer,
+                labels=self.labels,
+                input_size=self.input_size,
+                precision=self.precision,
+            )
+        wanted = classes(bundle.labels, self.classes) if self.classes else top(self.top or 1)
+        return bundle, wanted
+
+    def explainer(self, method: str, score: str):
+        from livecam.explain import Explainer
+
+        bundle, wanted = self.load()
+        return Explainer(bundle, method=method, targets=wanted, score=score)
+
+
+def check_outputs(paths: list[Path | None], inputs: list[Path], overwrite: bool) -> None:
+    """Before any work: output folders writable, no output onto an input, and
+    no existing output unless --overwrite."""
+    from livecam.outputs import check_writable_dir, is_same_file
+
+    for path in filter(None, paths):
+        if any(
+            path.resolve() == source.resolve() or is_same_file(path, source) for source in inputs
+        ):
+            raise LivecamError(f"refusing to write {path}: it is an input")
+        if path.exists() and not overwrite:
+            raise LivecamError(f"{path} exists; pass --overwrite to replace it")
+        check_writable_dir(path.parent)

@@ -1,0 +1,226 @@
+"""``livecam annotate`` (recorded videos) and ``livecam webcam`` (live)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from livecam.cli import options as opt
+from livecam.cli.app import (
+    EXIT_ERROR,
+    app,
+    fail,
+    interrupted_exit,
+    print_summary,
+    progress_bar,
+    report,
+    reported_errors,
+    sigterm_as_interrupt,
+    status_line,
+)
+from livecam.errors import LivecamError
+
+
+@app.command()
+def annotate(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Videos, folders of videos, or image folders.")
+    ],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Output video (one input only).")
+    ] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option(help="Folder for the outputs; default: beside each input.")
+    ] = None,
+    heatmap_out: Annotated[
+        Optional[Path], typer.Option(help="Also write the heatmap-only video (one input only).")
+    ] = None,
+    log: opt.Log = None,
+    batch: Annotated[
+        int,
+        typer.Option(
+            help="Frames per call of the compiled step.", callback=opt.at_least("--batch", 1)
+        ),
+    ] = 1,
+    model: opt.Model = "lite0",
+    weights: opt.Weights = "imagenet",
+    layer: opt.Layer = None,
+    labels: opt.Labels = None,
+    method: opt.Method = "gradcam",
+    score: opt.Score = "logit",
+    top: opt.Top = None,
+    class_: opt.Classes = None,
+    alpha: opt.Alpha = 0.5,
+    colormap: opt.Colormap = "jet",
+    input_size: opt.InputSize = None,
+    precision: opt.Precision = "float32",
+    smooth: opt.Smooth = 0.0,
+    codec: opt.Codec = None,
+    overwrite: opt.Overwrite = False,
+) -> None:
+    """Annotate recorded videos: every frame, in order, with its heatmap overlay.
+
+    The output keeps the input's size, frame rate and frame count. Frames done
+    before an error or Ctrl-C are kept in a playable file.
+
+    Examples:
+
+      livecam annotate samples/megamind.mp4 -o out.mp4 --log frames.jsonl
+
+      livecam annotate videos/ --out-dir annotated/ --batch 8 --smooth 0.6
+    """
+    from livecam.render import HeatmapRenderer
+    from livecam.video import expand_inputs
+    from livecam.video.annotate import annotate_video, default_output
+
+    failures = 0
+    with reported_errors(), sigterm_as_interrupt():
+        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
+        sources = expand_inputs(inputs)
+        if len(sources) > 1 and (output or heatmap_out or log):
+            raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
+        planned = [output or default_output(s, out_dir) for s in sources]
+        opt.check_outputs([*planned, heatmap_out, log], sources, overwrite)
+        explainer = choice.explainer(method, score)
+        renderer = HeatmapRenderer(alpha, colormap)
+        for source, target in zip(sources, planned, strict=True):
+            try:
+                with progress_bar(source.name) as progress:
+                    summary = annotate_video(
+                        source,
+                        target,
+                        explainer,
+                        renderer,
+                        heatmap_output=heatmap_out,
+                        log_path=log,
+                        batch=batch,
+                        smooth=smooth,
+                        codec=codec,
+                        progress=progress,
+                        overwrite=overwrite,
+                    )
+            except Exception as exc:
+                report(exc)
+                failures += 1
+                continue
+            print_summary(summary, "annotated")
+            failures += bool(summary.skipped)
+            if summary.interrupted:
+                fail("interrupted")
+                raise typer.Exit(interrupted_exit())
+    if failures:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def webcam(
+    camera: Annotated[int, typer.Option(help="Camera index.")] = 0,
+    source: Annotated[
+        Optional[str],
+        typer.Option(help="Stream URL (http://, rtsp://), video file or image folder instead."),
+    ] = None,
+    fps_target: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Lower the quality as needed to hold this frame rate.",
+            callback=opt.positive("--fps-target"),
+        ),
+    ] = None,
+    record: Annotated[Optional[Path], typer.Option(help="Record the overlay video here.")] = None,
+    log: opt.Log = None,
+    no_display: Annotated[bool, typer.Option("--no-display", help="Run without a window.")] = False,
+    duration: Annotated[
+        Optional[float],
+        typer.Option(help="Stop after this many seconds.", callback=opt.positive("--duration")),
+    ] = None,
+    max_frames: Annotated[
+        Optional[int],
+        typer.Option(help="Stop after this many frames.", callback=opt.at_least("--max-frames", 1)),
+    ] = None,
+    reconnect: Annotated[
+        int,
+        typer.Option(
+            help="Reopen a lost camera/stream this often.", callback=opt.at_least("--reconnect", 0)
+        ),
+    ] = 0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds without a frame = source lost.", callback=opt.positive("--timeout")
+        ),
+    ] = 5.0,
+    model: opt.Model = "lite0",
+    weights: opt.Weights = "imagenet",
+    layer: opt.Layer = None,
+    labels: opt.Labels = None,
+    method: opt.Method = "gradcam",
+    score: opt.Score = "logit",
+    top: opt.Top = None,
+    class_: opt.Classes = None,
+    alpha: opt.Alpha = 0.5,
+    colormap: opt.Colormap = "jet",
+    input_size: opt.InputSize = None,
+    precision: opt.Precision = "float32",
+    smooth: opt.Smooth = 0.0,
+    codec: opt.Codec = None,
+    overwrite: opt.Overwrite = False,
+) -> None:
+    """Live overlay from a camera or stream, with an optional frame-rate target.
+
+    Keys: q/Esc quit, space pause, n/p next/previous of the top-k classes,
+    m next method, s snapshot PNG, +/- alpha. Without a display it runs
+    headless with a status line.
+
+    Examples:
+
+      livecam webcam --fps-target 15
+
+      livecam webcam --source http://192.168.1.20:8080/video --record out.mp4
+
+      livecam webcam --no-display --duration 60 --log live.jsonl --top 3
+    """
+    from livecam.render import HeatmapRenderer
+    from livecam.video import open_source
+    from livecam.video.display import Display
+    from livecam.video.live import ExplainerCache, LiveRunner
+
+    with reported_errors(), sigterm_as_interrupt():
+        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
+        inputs = [Path(source)] if source is not None and Path(source).exists() else []
+        opt.check_outputs([record, log], inputs, overwrite)
+        bundle, wanted = choice.load()
+        cache = ExplainerCache(bundle, method, wanted, score)
+        display = Display(enabled=not no_display)
+        status = None if display.enabled else status_line
+        runner = LiveRunner(
+            cache,
+            HeatmapRenderer(alpha, colormap),
+            fps_target=fps_target,
+            smooth=smooth,
+            display=display,
+            status=status,
+        )
+        frames = open_source(source if source is not None else camera, timeout, reconnect)
+        try:
+            summary = runner.run(
+                frames,
+                record=record,
+                log_path=log,
+                duration=duration,
+                max_frames=max_frames,
+                codec=codec,
+                overwrite=overwrite,
+            )
+        finally:
+            frames.close()
+        if status is not None and sys.stderr.isatty():
+            typer.echo("", err=True)
+        print_summary(summary, "showed")
+        if summary.interrupted:
+            fail("interrupted")
+            raise typer.Exit(interrupted_exit())
+        if getattr(frames, "lost_reason", None):
+            raise typer.Exit(EXIT_ERROR)
