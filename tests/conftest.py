@@ -72,7 +72,7 @@ def bundle_of(model, labels=None, layer=None):
     from livecam.models import LoadedModel, graph
     from livecam.models.labels import default_labels
 
-    rebuilt, logits = graph.rebuild(model)
+    rebuilt, normalisation = graph.rebuild(model)
     return LoadedModel(
         name=model.name,
         model=rebuilt,
@@ -80,5 +80,5 @@ def bundle_of(model, labels=None, layer=None):
         labels=labels or default_labels(rebuilt.output_shape[-1]),
         cam_layer=graph.find_cam_layer(rebuilt, layer),
         input_size=tuple(rebuilt.input_shape[1:3]),
-        outputs_logits=logits,
+        normalisation=normalisation,
     )

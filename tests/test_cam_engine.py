@@ -160,15 +160,100 @@ def test_gradcam_matches_the_eager_tutorial_on_lite0(lite0, lite0_gradcam, photo
         assert corr(compiled.maps[i, 0], reference) >= 0.999
 
 
-def test_gradcam_matches_the_eager_tutorial_on_vgg16(photos):
-    vgg = load_model("vgg16", weights=None)
+def stable_softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def untouched_gradcam(user_model, layer: str, logits_of, inputs, class_index: int):
+    """The tutorial's Grad-CAM computed on the user's own model, with none of
+    livecam's graph surgery: ``logits_of(outputs)`` maps the model's tensors
+    (CAM layer, layer before the normalisation, output) to the logits."""
+    import keras
+    import tensorflow as tf
+
+    probe = keras.Model(
+        user_model.inputs,
+        [user_model.get_layer(layer).output, user_model.layers[-1].input, user_model.output],
+    )
+    with tf.GradientTape() as tape:
+        activations, before, probabilities = probe(tf.constant(inputs, tf.float32))
+        score = logits_of(before)[:, class_index]
+    grads = tape.gradient(score, activations)[0].numpy()
+    heatmap = np.maximum((activations[0].numpy() * grads.mean(axis=(0, 1))).mean(axis=-1), 0)
+    return heatmap / heatmap.max(), probabilities.numpy()
+
+
+def test_gradcam_matches_the_tutorial_on_the_untouched_vgg16(photos, tmp_path):
+    import keras
+
+    # The user's VGG16 (softmax inside its last Dense), given to livecam as a weights file.
+    keras.utils.set_random_seed(4)
+    user = keras.applications.VGG16(weights=None)
+    weights = tmp_path / "vgg16.weights.h5"
+    user.save_weights(weights)
+    vgg = load_model("vgg16", weights=str(weights))
     batch = model_input([photos["squirrel_cls.jpg"], photos["orange.jpg"]], vgg.input_size)
     compiled = CamEngine(vgg)(batch)
-    eager = EagerGradCam(vgg)
+    kernel, bias = user.get_layer("predictions").get_weights()
     for i, image in enumerate(batch):
-        reference = eager.heatmap(image, int(compiled.class_ids[i, 0]))
+        inputs = keras.applications.vgg16.preprocess_input(image[None].astype(np.float32))
+        reference, probabilities = untouched_gradcam(
+            user, "block5_conv3", lambda fc2: fc2 @ kernel + bias, inputs, compiled.class_ids[i, 0]
+        )
         assert reference.max() > 0, "random VGG16 still has a non-trivial map"
         assert corr(compiled.maps[i, 0], reference) >= 0.999
+        np.testing.assert_allclose(compiled.probabilities[i], probabilities[0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("head", "normalise"),
+    [
+        ("softmax layer", lambda z: stable_softmax(z)),
+        ("softmax activation layer", lambda z: stable_softmax(z)),
+        ("sigmoid", lambda z: 0.5 * (1 + np.tanh(z / 2))),
+    ],
+)
+def test_the_output_normalisation_is_stripped_whatever_its_form(
+    tmp_path, noise_batch, head, normalise
+):
+    import keras
+
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    if head == "sigmoid":
+        outputs = keras.layers.Dense(4, activation="sigmoid", name="logits")(x)
+    else:
+        x = keras.layers.Dense(4, name="logits")(x)
+        last = (
+            keras.layers.Softmax()
+            if head == "softmax layer"
+            else keras.layers.Activation("softmax")
+        )
+        outputs = last(x)
+    path = tmp_path / "user.keras"
+    keras.Model(inputs, outputs).save(path)
+    user = keras.saving.load_model(path)
+    bundle = load_model(str(path))
+    out = CamEngine(bundle)(noise_batch)  # differentiates the logit
+    dense = user.get_layer("logits")
+    kernel, bias = dense.get_weights()
+    features = keras.Model(user.inputs, dense.input)(noise_batch.astype(np.float32)).numpy()
+    logits = features @ kernel + bias
+    # Probabilities are the user's model's own outputs: no double softmax.
+    np.testing.assert_allclose(out.probabilities, user.predict(noise_batch, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(out.probabilities, normalise(logits), atol=1e-5)
+    for i in range(len(noise_batch)):
+        reference, _ = untouched_gradcam(
+            user,
+            "conv",
+            (lambda z: z @ kernel + bias) if head == "sigmoid" else (lambda z: z),
+            noise_batch[i : i + 1].astype(np.float32),
+            int(out.class_ids[i, 0]),
+        )
+        assert corr(out.maps[i, 0], reference) >= 0.999
 
 
 def test_cam_equals_gradcam_on_a_gap_dense_head(lite0, lite0_gradcam, photos):

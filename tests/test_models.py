@@ -43,7 +43,10 @@ def test_lite0_runs_at_a_smaller_input_size_with_the_same_weights(photos):
 def test_vgg16_detects_the_tutorial_layer_and_cannot_shrink():
     vgg = load_model("vgg16", weights="none")
     assert vgg.cam_layer == "block5_conv3"
-    assert vgg.outputs_logits, "the softmax must be removed so the logit can be explained"
+    assert vgg.normalisation == "softmax"
+    assert vgg.model.layers[-1].get_config()["activation"] == "linear", (
+        "the softmax must be removed so the logit can be explained"
+    )
     with pytest.raises(InputSizeError, match="160"):
         load_model("vgg16", weights="none", input_size=160)
 
@@ -168,3 +171,31 @@ def test_short_label_is_the_first_synonym(lite0):
 def _softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_the_lite0_cache_is_keyed_by_the_checkpoint_content(tmp_path):
+    original = lite0_module.checkpoint_path().read_bytes()
+    same = tmp_path / "a" / "model.pth"
+    other = tmp_path / "b" / "model.pth"
+    for path, data in ((same, original), (other, original[:-1] + bytes([original[-1] ^ 1]))):
+        path.parent.mkdir()
+        path.write_bytes(data)
+    assert lite0_module._cache_file(same) == lite0_module._cache_file(
+        lite0_module.checkpoint_path()
+    )
+    # Same name, same size, one byte different: another cache entry.
+    assert lite0_module._cache_file(other) != lite0_module._cache_file(same)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_model_files_with_code_in_them_are_refused(tmp_path, suffix):
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="code")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = tmp_path / f"lambda{suffix}"
+    keras.Model(inputs, keras.layers.Dense(3)(x)).save(path)
+    with pytest.raises(ModelError, match="cannot load model file"):
+        load_model(str(path))

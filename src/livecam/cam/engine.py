@@ -119,7 +119,10 @@ class CamEngine:
         with tf.GradientTape(persistent=True) as tape:
             activations, scores = self._feature_model(inputs, training=False)
             logits = tf.cast(scores, tf.float32)
-            probabilities = tf.nn.softmax(logits) if self.model.outputs_logits else logits
+            normalise_scores = (
+                tf.nn.sigmoid if self.model.normalisation == "sigmoid" else tf.nn.softmax
+            )
+            probabilities = normalise_scores(logits)
             class_ids = self._class_ids(probabilities, targets)
             explained = probabilities if self.score == "probability" else logits
             chosen = tf.gather(explained, class_ids, batch_dims=1)

@@ -186,14 +186,43 @@ def _output_layer_config(class_name: str, config: dict) -> dict:
     return last
 
 
-def rebuild(model, input_size: int | None = None, policy: str | None = None, logits: bool = True):
+NORMALISATIONS = ("softmax", "sigmoid")
+
+
+def _strip_normalisation(layer: dict) -> str | None:
+    """Make the output layer's config output logits; returns what it removed.
+
+    A softmax or sigmoid can be the layer's ``activation`` (a ``Dense`` or an
+    ``Activation`` layer) or a layer of its own (``Softmax``)."""
+    config = layer["config"]
+    if layer["class_name"] == "Softmax":
+        layer.update(class_name="Activation", module="keras.layers", registered_name=None)
+        layer["config"] = {
+            key: config[key] for key in ("name", "trainable", "dtype") if key in config
+        }
+        layer["config"]["activation"] = "linear"
+        for node in layer.get("inbound_nodes", []):
+            if isinstance(node, dict):
+                node.get("kwargs", {}).pop("mask", None)  # Activation takes no mask
+        return "softmax"
+    activation = config.get("activation")
+    if isinstance(activation, dict):  # a serialized activation function
+        activation = activation.get("config")
+    if activation in NORMALISATIONS:
+        config["activation"] = "linear"
+        return activation
+    return None
+
+
+def rebuild(model, input_size: int | None = None, policy: str | None = None):
     """A copy of ``model`` with the same weights, optionally at a new square
-    input size, under a dtype policy, and with a final softmax removed.
+    input size, under a dtype policy, and always outputting logits: a final
+    softmax or sigmoid, in whatever form, is removed.
 
     Returns:
-        ``(new_model, outputs_logits)``; ``outputs_logits`` says whether the
-        copy outputs pre-softmax scores (True when the softmax was removed or
-        there never was one).
+        ``(new_model, normalisation)``: ``"softmax"`` or ``"sigmoid"``, what
+        turns the copy's logits into the original model's probabilities
+        (``"softmax"`` when the model had none: its scores are taken as logits).
 
     Raises:
         InputSizeError: The architecture cannot take ``input_size`` (e.g. a
@@ -201,10 +230,7 @@ def rebuild(model, input_size: int | None = None, policy: str | None = None, log
     """
     config = copy.deepcopy(model.get_config())
     _patch(config, input_size, policy)
-    out_layer = _output_layer_config(type(model).__name__, config)["config"]
-    had_softmax = out_layer.get("activation") == "softmax"
-    if logits and had_softmax:
-        out_layer["activation"] = "linear"
+    removed = _strip_normalisation(_output_layer_config(type(model).__name__, config))
     try:
         new_model = type(model).from_config(config)
         new_model.set_weights(model.get_weights())
@@ -217,4 +243,4 @@ def rebuild(model, input_size: int | None = None, policy: str | None = None, log
             f"to the native {native} input (only convolutional models with global pooling "
             f"take other sizes)"
         ) from exc
-    return new_model, (logits and had_softmax) or not had_softmax
+    return new_model, removed or "softmax"

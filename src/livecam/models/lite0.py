@@ -158,9 +158,12 @@ def convert(checkpoint: str | Path, input_size: int = NATIVE_SIZE):
 
 
 def _cache_file(checkpoint: Path) -> Path:
-    stat = checkpoint.stat()
-    key = hashlib.sha1(f"{CACHE_FORMAT}:{checkpoint.name}:{stat.st_size}".encode()).hexdigest()
-    return cache_dir() / f"efficientnet_lite0-{key[:12]}.keras"
+    """The cache entry for this checkpoint's exact content (and this converter)."""
+    digest = hashlib.sha256(CACHE_FORMAT.encode())
+    with checkpoint.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return cache_dir() / f"efficientnet_lite0-{digest.hexdigest()[:16]}.keras"
 
 
 def _save_atomically(model, path: Path) -> None:

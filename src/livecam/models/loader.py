@@ -28,13 +28,13 @@ class LoadedModel:
 
     Attributes:
         name: The spec it was loaded from.
-        model: Keras model, preprocessed image -> class scores (logits when
-            ``outputs_logits``).
+        model: Keras model, preprocessed image -> class logits.
         preprocess: RGB float tensor in [0, 255] -> model input.
         labels: One label per class.
         cam_layer: Name of the layer whose activations are explained.
         input_size: ``(height, width)`` the model runs at.
-        outputs_logits: Whether ``model`` outputs pre-softmax scores.
+        normalisation: ``softmax`` or ``sigmoid``: what turns the logits into
+            the probabilities the original model output.
         precision: The Keras dtype policy the model was built under.
     """
 
@@ -44,7 +44,7 @@ class LoadedModel:
     labels: list[str]
     cam_layer: str
     input_size: tuple[int, int]
-    outputs_logits: bool = True
+    normalisation: str = "softmax"
     precision: str = "float32"
 
     @property
@@ -62,24 +62,27 @@ class LoadedModel:
         if (size, size) == self.input_size and precision == self.precision:
             return self
         resize = None if (size, size) == self.input_size else size
-        model, logits = graph.rebuild(self.model, resize, precision)
-        return replace(
-            self,
-            model=model,
-            input_size=(size, size),
-            precision=precision,
-            outputs_logits=self.outputs_logits and logits,
-        )
+        model, _ = graph.rebuild(self.model, resize, precision)  # already logits
+        return replace(self, model=model, input_size=(size, size), precision=precision)
 
 
 def _model_file(path: Path):
     import keras
 
     try:
-        model = keras.saving.load_model(path, compile=False)
+        # safe_mode refuses Lambda layers and other code stored in the file;
+        # pyproject requires a Keras release without the known bypasses.
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many kinds for a bad file
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot load model file {path}: {first_line}") from exc
+        hint = ""
+        if "safe_mode" in str(exc) or "Unknown layer" in str(exc):
+            hint = (
+                " (livecam loads models in Keras's safe mode: register custom layers with "
+                "@keras.saving.register_keras_serializable and import them before loading, "
+                "and replace Lambda layers)"
+            )
+        raise ModelError(f"cannot load model file {path}: {first_line}{hint}") from exc
     return model, _identity
 
 
@@ -178,7 +181,7 @@ def load_model(
     native = _native_size(base)
     size = None if input_size is None or (input_size, input_size) == native else input_size
     policy = None if precision == "float32" else precision
-    model, outputs_logits = graph.rebuild(base, size, policy)
+    model, normalisation = graph.rebuild(base, size, policy)
     cam_layer = graph.find_cam_layer(model, layer or zoo.PREFERRED_LAYERS.get(spec))
     class_labels = _labels(labels, model.output_shape[-1])
     return LoadedModel(
@@ -188,7 +191,7 @@ def load_model(
         labels=class_labels,
         cam_layer=cam_layer,
         input_size=(size, size) if size else native,
-        outputs_logits=outputs_logits,
+        normalisation=normalisation,
         precision=precision,
     )
 
