@@ -78,3 +78,21 @@ def test_smoothing_cuts_flicker_on_real_footage(samples, explainer):
     raw_flicker = np.mean([np.abs(b - a).mean() for a, b in itertools.pairwise(maps)])
     smooth_flicker = np.mean([np.abs(b - a).mean() for a, b in itertools.pairwise(smoothed)])
     assert smooth_flicker < 0.6 * raw_flicker
+
+
+def test_an_interrupted_run_counts_the_frames_it_read(samples, tmp_path, lite0):
+    from livecam.explain import Explainer
+
+    def interrupt_after_ten(done, total):
+        if done >= 10:
+            raise KeyboardInterrupt
+
+    summary = annotate_video(
+        samples / "vtest.avi",
+        tmp_path / "out.avi",
+        Explainer(lite0),
+        batch=2,
+        progress=interrupt_after_ten,
+    )
+    assert summary.interrupted
+    assert summary.frames_in == 10 and summary.frames_out == 10

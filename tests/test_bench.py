@@ -70,7 +70,7 @@ def test_bench_json_smoke_has_every_field(samples):
         ],
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report = json.loads(result.stdout, parse_constant=reject_non_json)
     assert {"cpu", "cores", "tensorflow", "onednn"} <= set(report["machine"])
     assert len(report["results"]) == 2
     for entry in report["results"]:
@@ -95,3 +95,18 @@ def test_bench_rejects_bad_options():
     assert result.exit_code == 1 and "--batch takes whole numbers" in result.stderr
     result = CliRunner().invoke(app, ["bench", "--baseline", "pytorch", "--frames", "2"])
     assert result.exit_code == 1 and "unknown baseline" in result.stderr
+
+
+def reject_non_json(constant: str):
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_figures_that_could_not_be_measured_are_null_in_json():
+    from livecam.bench import BenchResult
+
+    result = BenchResult(BenchConfig(), cam_fps=float("inf"), cam_ms={"p50": float("nan")})
+    result.baselines["eager"] = {"correlation": float("nan"), "fps": 2.5}
+    text = json.dumps(result.to_json(), allow_nan=False)
+    data = json.loads(text, parse_constant=reject_non_json)
+    assert data["cam_fps"] is None and data["cam_ms"]["p50"] is None
+    assert data["baselines"]["eager"] == {"correlation": None, "fps": 2.5}

@@ -298,3 +298,9 @@ def test_mixed_precision_maps_match_float32(lite0, lite0_gradcam, photos, precis
     np.testing.assert_array_equal(out.class_ids, reference.class_ids)
     for i in range(len(batch)):
         assert corr(out.maps[i, 0], reference.maps[i, 0]) >= 0.98
+
+
+def test_gradcam_plus_plus_refuses_the_probability_score(tiny):
+    with pytest.raises(MethodError, match="needs score 'logit'"):
+        CamEngine(tiny, "gradcam++", score="probability")
+    CamEngine(tiny, "gradcam", score="probability")  # the other methods take either

@@ -210,3 +210,18 @@ def test_webcam_without_a_camera_is_one_line(tmp_path):
 def test_webcam_rejects_a_negative_fps_target():
     result = invoke("webcam", "--fps-target", "-5", "--no-display")
     assert result.exit_code == 1 and "must be positive" in result.stderr
+
+
+def test_two_outputs_on_one_path_are_refused_before_any_work(samples, tmp_path):
+    out = tmp_path / "same.mp4"
+    result = invoke("annotate", samples / "vtest.avi", "-o", out, "--heatmap-out", out)
+    assert result.exit_code == 1
+    assert "two outputs would be written to" in result.stderr
+    # Two inputs with the same stem into one --out-dir collide too.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "vtest.avi").write_bytes((samples / "vtest.avi").read_bytes())
+    result = invoke("annotate", samples / "vtest.avi", other / "vtest.avi", "--out-dir", tmp_path)
+    assert result.exit_code == 1
+    assert "two outputs would be written to" in result.stderr
+    assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*")) == []

@@ -91,3 +91,37 @@ def test_the_window_opens_at_the_frame_size_scaled_down_only_to_fit_the_screen()
     assert window_size((640, 360), (1920, 1080)) == (640, 360)
     assert window_size((3840, 2160), (1920, 1080)) == (1728, 972)
     assert window_size((320, 240), (4000, 3000)) == (320, 240)  # never scaled up
+
+
+def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """The JPEG with an APP1 Exif segment holding only the Orientation tag."""
+    import struct
+
+    tiff = b"MM\x00*" + struct.pack(">I", 8)  # big-endian TIFF header, IFD at 8
+    tiff += struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
+    tiff += struct.pack(">I", 0)  # no next IFD
+    payload = b"Exif\x00\x00" + tiff
+    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    return jpeg[:2] + segment + jpeg[2:]
+
+
+@pytest.mark.parametrize("image", [np.zeros((40, 60, 3), np.uint8)], ids=["60x40"])
+def test_images_are_read_upright_by_their_exif_orientation(tmp_path, image):
+    from livecam.frames import read_image
+
+    image[:10, :10] = 255  # a white corner, top left as shot
+    _, jpeg = cv2.imencode(".jpg", image)
+    path = tmp_path / "phone.jpg"
+    path.write_bytes(with_exif_orientation(jpeg.tobytes(), 6))  # 6: rotate 90° clockwise
+    upright = read_image(path)
+    assert upright.shape[:2] == (60, 40)
+    assert upright[:10, -10:].mean() > 200  # the corner is now top right
+
+
+def test_sixteen_bit_and_grey_images_are_still_read_as_they_are(tmp_path):
+    from livecam.frames import read_image
+
+    cv2.imwrite(str(tmp_path / "deep.png"), np.full((8, 8, 3), 40000, np.uint16))
+    cv2.imwrite(str(tmp_path / "grey.png"), np.full((8, 8), 7, np.uint8))
+    assert read_image(tmp_path / "deep.png").dtype == np.uint16
+    assert read_image(tmp_path / "grey.png").ndim == 2

@@ -57,6 +57,34 @@ def test_image_folder_source_skips_and_reports_unreadable_files(samples, tmp_pat
     assert "b.jpg" in source.unreadable[0]
 
 
+def test_a_folder_whose_first_image_is_unreadable_skips_it(samples, tmp_path):
+    (tmp_path / "a.jpg").write_text("not an image")
+    (tmp_path / "b.jpg").write_bytes((samples / "orange.jpg").read_bytes())
+    with open_source(tmp_path) as source:
+        frames = list(source)
+    assert [f.index for f in frames] == [1]
+    assert "a.jpg" in source.unreadable[0]
+
+
+def test_a_file_named_like_a_glob_is_a_file(samples, tmp_path):
+    clip = tmp_path / "clip[1].avi"
+    clip.write_bytes((samples / "vtest.avi").read_bytes())
+    (tmp_path / "clip1.avi").write_bytes(b"the glob would pick this broken file")
+    with open_source(clip) as source:
+        assert sum(1 for _ in source) == 30
+
+
+def test_a_file_one_frame_short_is_reported_truncated(samples, tmp_path):
+    from livecam.video import VideoFileSource
+
+    with VideoFileSource(samples / "vtest.avi") as source:
+        for _ in zip(range(29), source, strict=False):
+            pass
+        assert source.frames_read == 29 and source.truncated
+    with VideoFileSource(samples / "vtest.avi") as source:
+        assert sum(1 for _ in source) == 30 and not source.truncated
+
+
 def test_folders_of_videos_expand_to_their_videos(samples, tmp_path):
     (tmp_path / "one.mp4").write_bytes((samples / "megamind.mp4").read_bytes())
     (tmp_path / "two.avi").write_bytes((samples / "vtest.avi").read_bytes())
@@ -124,6 +152,23 @@ def test_real_time_sink_keeps_wall_time(tmp_path):
     frames, fps, _ = count_frames(path)
     assert frames / fps == pytest.approx(4.2, abs=0.1)
     assert sink.duplicated > 0 and sink.skipped > 0
+
+
+def test_real_time_sink_fills_a_gap_with_the_previous_frame(tmp_path):
+    path = tmp_path / "gap.avi"
+    first, second = np.full((32, 32, 3), 40, np.uint8), np.full((32, 32, 3), 220, np.uint8)
+    with VideoSink(path, 4.0, (32, 32)) as video:
+        sink = RealTimeSink(video)
+        sink.write(first, 0.0)
+        sink.write(second, 1.0)  # captured 1 s later: 4 frame slots have passed
+    capture = cv2.VideoCapture(str(path))
+    means = []
+    while (frame := capture.read()[1]) is not None:
+        means.append(frame.mean())
+    capture.release()
+    assert len(means) == 5 and sink.duplicated == 3
+    assert all(abs(m - 40) < 10 for m in means[:4]), means  # what was on screen until 1 s
+    assert abs(means[4] - 220) < 10
 
 
 def test_live_stream_keeps_only_the_newest_frame(samples):

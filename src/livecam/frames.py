@@ -54,7 +54,10 @@ def read_image(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise ImageReadError(f"image {path} does not exist")
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # Not IMREAD_UNCHANGED: it ignores the EXIF orientation of phone photos.
+    # ANYDEPTH | ANYCOLOR keep 16-bit and grey images; alpha is dropped later anyway.
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    image = cv2.imdecode(data, flags) if data.size else None
     if image is None:
         raise ImageReadError(f"cannot decode {path} as an image")
     return image

@@ -4,6 +4,7 @@ and the baselines a user would otherwise use, on the same model and frames."""
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import platform
 import resource
@@ -65,9 +66,22 @@ class BenchResult:
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """Plain JSON data: NaN and infinities (a figure that could not be
+        measured) become null, as strict parsers require."""
         data = asdict(self)
         data["config"] = asdict(self.config)
-        return data
+        return finite_or_none(data)
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value`` with every NaN or infinite float, however nested, as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(item) for item in value]
+    return value
 
 
 def machine_info() -> dict[str, Any]:

@@ -23,6 +23,8 @@ class CamMethod:
     name: ClassVar[str]
     paper: ClassVar[str]
     uses_gradients: ClassVar[bool] = True
+    # Closed-form weights that assume the explained score is exp(logit) need the logit.
+    logit_only: ClassVar[bool] = False
 
     def prepare(self, model, cam_layer: str) -> None:
         """Check the model suits the method and read what it needs from it."""

@@ -75,6 +75,11 @@ class CamEngine:
             raise MethodError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
         self.model = model
         self.method = make_method(method)
+        if self.method.logit_only and score != "logit":
+            raise MethodError(
+                f"method {self.method.name!r} derives its weights for an exponential of the "
+                f"logit (Chattopadhyay et al., eq. 19): it needs score 'logit', not {score!r}"
+            )
         self.method.prepare(model.model, model.cam_layer)
         self.score = score
         self._feature_model = graph.feature_and_output_model(model.model, model.cam_layer)

@@ -16,6 +16,7 @@ class GradCamPlusPlus(CamMethod):
 
     name = "gradcam++"
     paper = "https://arxiv.org/abs/1710.11063"
+    logit_only = True
 
     def channel_weights(self, activations, gradients, class_ids):
         grads_2 = tf.square(gradients)

@@ -106,6 +106,7 @@ def bench(
                         "results": [r.to_json() for r in results],
                     },
                     indent=1,
+                    allow_nan=False,
                 )
             )
         else:

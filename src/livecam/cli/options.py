@@ -200,10 +200,18 @@ class ModelChoice:
 
 
 def check_outputs(paths: list[Path | None], inputs: list[Path], overwrite: bool) -> None:
-    """Before any work: output folders writable, no output onto an input, and
-    no existing output unless --overwrite."""
+    """Before any work: no two outputs on one path, output folders writable,
+    no output onto an input, and no existing output unless --overwrite."""
     from livecam.outputs import check_writable_dir, is_same_file
 
+    seen: dict[Path, Path] = {}
+    for path in filter(None, paths):
+        if path.resolve() in seen:
+            raise LivecamError(
+                f"two outputs would be written to {path} (also {seen[path.resolve()]}): "
+                "give each its own name"
+            )
+        seen[path.resolve()] = path
     for path in filter(None, paths):
         if any(
             path.resolve() == source.resolve() or is_same_file(path, source) for source in inputs

@@ -45,18 +45,21 @@ def process_frames(
     explainer: Explainer,
     worker: OutputWorker,
     timer: StageTimer,
+    summary: RunSummary,
     batch: int = 1,
     smooth: float = 0.0,
     progress: ProgressCallback | None = None,
     max_frames: int | None = None,
 ) -> int:
     """Run every frame of ``source`` (or the first ``max_frames``) through the
-    CAM step, in order, in batches."""
+    CAM step, in order, in batches; ``summary.frames_in`` counts the frames
+    read as they are read (so it is right after an interrupt too)."""
     smoother = MapSmoother(smooth)
     size = explainer.model.input_size
     source.prepare = partial(prepare, size=size)
     done = 0
     for chunk in _batches(islice(iter(source), max_frames), batch, timer):
+        summary.frames_in += len(chunk)
         with timer.stage("preprocess"):
             inputs = np.stack(
                 [
@@ -142,8 +145,8 @@ def annotate_video(
             started = time.perf_counter()
             worker = OutputWorker(renderer, timer, sink, heat_sink, log)
             try:
-                summary.frames_in = process_frames(
-                    source, explainer, worker, timer, batch, smooth, progress, max_frames
+                process_frames(
+                    source, explainer, worker, timer, summary, batch, smooth, progress, max_frames
                 )
             except KeyboardInterrupt:
                 summary.interrupted = True

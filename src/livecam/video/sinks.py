@@ -182,6 +182,7 @@ class RealTimeSink:
         self.sink = sink
         self.duplicated = 0
         self.skipped = 0
+        self._previous: np.ndarray | None = None
 
     @property
     def frames_written(self) -> int:
@@ -197,11 +198,17 @@ class RealTimeSink:
         self.sink.close()
 
     def write(self, frame: np.ndarray, time_s: float) -> None:
+        """Write ``frame``, captured ``time_s`` after the start. A gap since the
+        previous frame is filled with the previous frame (what was on screen),
+        never with this one, which did not exist yet."""
         due = round(time_s * self.sink.fps) + 1 - self.sink.frames_written
         if self.sink.frames_written == 0:
             due = 1
         if due <= 0:
             self.skipped += 1
-        for _ in range(due):
-            self.sink.write(frame)
-        self.duplicated += max(0, due - 1)
+            return
+        for _ in range(due - 1):
+            self.sink.write(self._previous)
+        self.sink.write(frame)
+        self._previous = frame
+        self.duplicated += due - 1

@@ -181,7 +181,7 @@ class VideoFileSource(FrameSource):
     def truncated(self) -> bool:
         """Whether fewer frames decoded than the container announced."""
         expected = self.info.frame_count
-        return expected is not None and self.frames_read < expected - 1
+        return expected is not None and self.frames_read < expected
 
     def close(self) -> None:
         if self._reader.is_alive():
@@ -197,14 +197,26 @@ class ImageFolderSource(FrameSource):
         path = Path(spec)
         if path.is_dir():
             paths = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            paths = [path]
         else:
             paths = sorted(Path(p) for p in glob.glob(str(spec)))
         if not paths:
             raise SourceError(f"no images found at {spec}")
         self.paths = paths
-        first = read_image(paths[0])
-        self.info = VideoInfo(first.shape[1], first.shape[0], fps, len(paths))
         self.unreadable: list[str] = []
+        first = self._first_readable()
+        self.info = VideoInfo(first.shape[1], first.shape[0], fps, len(paths))
+
+    def _first_readable(self) -> np.ndarray:
+        """The first image that decodes (its size is the sequence's)."""
+        errors = []
+        for path in self.paths:
+            try:
+                return read_image(path)
+            except ImageReadError as exc:
+                errors.append(str(exc))
+        raise SourceError(f"no readable image at {self.name}: {errors[0]}")
 
     def __iter__(self) -> Iterator[Frame]:
         for index, path in enumerate(self.paths):
@@ -366,7 +378,9 @@ def open_source(spec: str | int | Path, timeout: float = 5.0, reconnect: int = 0
     if text.lower().startswith(STREAM_PREFIXES):
         return LiveSource(text, timeout, reconnect)
     path = Path(text)
-    if path.is_dir() or any(ch in text for ch in "*?["):
+    if path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES:
+        return VideoFileSource(path)  # an existing file is a file, even named clip[1].mp4
+    if path.is_dir() or (not path.exists() and any(ch in text for ch in "*?[")):
         return ImageFolderSource(text)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageFolderSource(text)
