@@ -3,7 +3,9 @@
     python benchmarks/soak.py --frames 5000
 
 Reports resident memory every 500 frames, its growth after warm-up, and the
-number of traces of the compiled step (must be 1).
+number of traces of the compiled step. Exits 1 unless memory grows less than
+--max-growth-mb (50) after warm-up (the first --every frames) and the step was
+traced exactly once.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=5000)
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--max-growth-mb", type=float, default=50.0)
     args = parser.parse_args()
     samples: list[tuple[int, float]] = []
 
@@ -54,6 +57,15 @@ def main() -> None:
         f"{explainer.engine.trace_count}, RSS at {samples[1][0]} frames {after_warmup:.1f} MB, "
         f"growth after that {growth:+.1f} MB"
     )
+    traces = explainer.engine.trace_count
+    if growth >= args.max_growth_mb or traces != 1:
+        print(
+            f"FAILED: growth {growth:+.1f} MB (limit {args.max_growth_mb:g}), traces {traces} "
+            "(must be 1)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    print("passed: memory flat and one trace", file=sys.stderr)
 
 
 if __name__ == "__main__":

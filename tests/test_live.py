@@ -48,16 +48,28 @@ def test_live_loop_on_a_file_source_honours_max_frames(samples, lite0):
     assert summary.frames_out == 12 and not summary.interrupted
 
 
-def test_governor_moves_down_from_full_quality_under_an_impossible_target(samples):
+def test_governor_moves_down_from_full_quality_under_an_impossible_target(samples, tmp_path):
     bundle = load_model("lite0")
     runner = runner_for(bundle, fps_target=500)
     source = open_source(samples / "megamind.mp4")
+    log = tmp_path / "live.jsonl"
     try:
         started = time.perf_counter()
-        summary = runner.run(source, max_frames=48)
+        summary = runner.run(source, max_frames=48, log_path=log)
     finally:
         source.close()
     assert runner.governor.changes >= 1
+    # One schema on every line, whether or not the CAM step ran on that frame.
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    stages = {"read_wait", "preprocess", "cam", "render", "write"}
+    assert all(set(r["timings_ms"]) == stages for r in records)
+    assert any(r["timings_ms"]["cam"] == 0 for r in records), "some frames reused a map"
+    for record in records:
+        shown = {p["index"]: p["probability"] for p in record["predictions"]}
+        target = record["target"]
+        assert 0.0 <= target["probability"] <= 1.0 and "quality" in record
+        if target["index"] in shown:
+            assert target["probability"] == shown[target["index"]]
     assert runner.level.input_size < 224
     assert summary.quality == runner.level.describe()
     assert time.perf_counter() - started < 120

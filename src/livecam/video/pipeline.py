@@ -17,7 +17,7 @@ import numpy as np
 from livecam.errors import LivecamError, RunAborted
 from livecam.explain import Explanation, TargetMap
 from livecam.render import HeatmapRenderer, draw_label, peak_xy
-from livecam.timing import StageTimer
+from livecam.timing import STAGES, StageTimer
 from livecam.video.sinks import FrameSink
 from livecam.video.sources import Frame
 
@@ -81,8 +81,12 @@ class RunSummary:
 
 
 def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s: float) -> dict:
-    """One JSON-lines record: frame, time, predictions, target, peak, stage timings."""
-    timings = {key: round(value * 1000, 3) for key, value in item.timings.items()}
+    """One JSON-lines record: frame, time, predictions, target, peak, stage timings.
+
+    Every stage of :data:`~livecam.timing.STAGES` is in ``timings_ms``: 0 for
+    one that did not run on this frame (a live frame that reused the last map)."""
+    timings = dict.fromkeys(STAGES, 0.0)
+    timings.update({key: round(value * 1000, 3) for key, value in item.timings.items()})
     timings.update(render=round(render_s * 1000, 3), write=round(write_s * 1000, 3))
     record = {
         "frame": item.frame.index,
@@ -91,7 +95,11 @@ def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s:
             {"index": p.index, "label": p.label, "probability": round(p.probability, 6)}
             for p in item.explanation.predictions
         ],
-        "target": {"index": item.target.index, "label": item.target.label},
+        "target": {
+            "index": item.target.index,
+            "label": item.target.label,
+            "probability": round(item.target.probability, 6),
+        },
         "peak": list(peak),
         "timings_ms": timings,
     }

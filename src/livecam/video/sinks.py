@@ -136,7 +136,7 @@ class VideoSink:
         if self.frames_written == 0:
             self._tmp.unlink(missing_ok=True)
             return
-        readable = readable_frames(self._tmp, self.frames_written)
+        readable = readable_frames(self._tmp)
         if readable == 0:
             self._tmp.unlink(missing_ok=True)
             raise SinkError(
@@ -154,18 +154,17 @@ class VideoSink:
             )
 
 
-def readable_frames(path: Path, expected: int) -> int:
-    """How many frames of a finished video can be read back (0 if it cannot be
-    opened). Trusts the container's count when it announces ``expected``, and
-    otherwise counts by demuxing, as a damaged file's header may say anything."""
+def readable_frames(path: Path) -> int:
+    """How many frames of a finished video decode (0 if it cannot be opened).
+
+    Counted by decoding each one: a container's header, or a frame that demuxes
+    but does not decode, may say anything about a damaged file."""
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
             return 0
-        if int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) >= expected:
-            return expected
         count = 0
-        while capture.grab():
+        while capture.read()[0]:
             count += 1
         return count
     finally:
