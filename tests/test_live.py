@@ -85,3 +85,22 @@ def test_governor_skips_sizes_a_flatten_head_cannot_take(samples):
         source.close()
     assert runner.level.input_size == 224, "VGG16 with its dense head only runs at 224"
     assert runner.level.cam_every > 1
+
+
+def test_a_snapshot_that_cannot_be_written_is_reported_and_the_run_goes_on(tmp_path, lite0):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    runner = runner_for(lite0)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the snapshot folder should be")
+    runner.snapshot_dir = blocker
+    worker = SimpleNamespace(latest=np.zeros((8, 8, 3), np.uint8))
+    runner._handle_key(ord("s"), worker)  # must not raise
+    messages = runner.controls.recent_messages(time.perf_counter())
+    assert any(m.startswith("snapshot failed: cannot write") for m in messages), messages
+    assert not runner.controls.quit
+    runner.snapshot_dir = tmp_path
+    runner._handle_key(ord("s"), worker)
+    assert len(list(tmp_path.glob("livecam-*.png"))) == 1

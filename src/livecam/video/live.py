@@ -15,7 +15,7 @@ from pathlib import Path
 
 from livecam.cam import METHODS
 from livecam.cam.targets import Target
-from livecam.errors import InputSizeError, MethodError
+from livecam.errors import InputSizeError, MethodError, OutputError
 from livecam.explain import Explainer, Explanation
 from livecam.frames import model_input
 from livecam.models import LoadedModel
@@ -264,7 +264,11 @@ class LiveRunner:
             self.renderer.alpha = max(0.0, round(self.renderer.alpha - 0.1, 2))
         elif key == ord("s") and worker.latest is not None:
             path = self.snapshot_dir / f"livecam-{time.strftime('%Y%m%d-%H%M%S')}.png"
-            write_image(path, worker.latest)
+            try:
+                write_image(path, worker.latest)
+            except OutputError as exc:  # e.g. a read-only folder: say so and go on
+                controls.say(f"snapshot failed: {exc}")
+                return
             controls.say(f"snapshot {path}")
 
     def _switch_method(self) -> None:

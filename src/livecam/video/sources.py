@@ -303,6 +303,7 @@ class LiveSource(FrameSource):
                 continue
             if self._stop.is_set() or not self._reopen():
                 break
+        self._capture.release()  # here, never while another thread is inside read()
         with self._lock:
             self._ended = True
             self._lock.notify_all()
@@ -347,10 +348,13 @@ class LiveSource(FrameSource):
         return self._latest_id > self._taken_id  # False: ended with nothing new
 
     def close(self) -> None:
+        """Stop the reader. The capture is released by the reader thread as it
+        exits (or here when it never started), never under a running ``read()``."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=self.timeout + 1)
-        self._capture.release()
+        elif self._thread.ident is None:
+            self._capture.release()
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
