@@ -2,6 +2,7 @@ import importlib.util
 import json
 import math
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -110,3 +111,15 @@ def test_figures_that_could_not_be_measured_are_null_in_json():
     data = json.loads(text, parse_constant=reject_non_json)
     assert data["cam_fps"] is None and data["cam_ms"]["p50"] is None
     assert data["baselines"]["eager"] == {"correlation": None, "fps": 2.5}
+
+
+def test_the_eager_baseline_explains_the_same_classes_as_livecam():
+    from conftest import bundle_of, tiny_classifier
+    from livecam.bench.baselines import eager_baseline
+    from livecam.cam import CamEngine, Rank
+
+    tiny = bundle_of(tiny_classifier())
+    inputs = np.random.default_rng(2).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    ours = CamEngine(tiny)(inputs, [Rank(1)])  # the second most likely class, not the top-1
+    figures = eager_baseline(tiny, inputs, ours.maps[:, 0], ours.class_ids[:, 0])
+    assert figures["correlation"] > 0.999

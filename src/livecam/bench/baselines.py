@@ -15,15 +15,16 @@ BASELINES = ("eager", "tf-keras-vis")
 BASELINE_FRAMES = 12  # baselines are slow; a dozen frames give a stable median
 
 
-def eager_baseline(model, inputs: np.ndarray, ours: np.ndarray) -> dict[str, Any]:
+def eager_baseline(model, inputs: np.ndarray, ours: np.ndarray, class_ids) -> dict[str, Any]:
+    """The tutorial's eager Grad-CAM on the classes livecam explained."""
     from livecam.cam.reference import EagerGradCam
 
     eager = EagerGradCam(model)
-    eager.heatmap(inputs[0])  # first call builds the graph pieces
+    eager.heatmap(inputs[0], int(class_ids[0]))  # first call builds the graph pieces
     times, maps = [], []
-    for image in inputs:
+    for image, class_index in zip(inputs, class_ids, strict=True):
         start = time.perf_counter()
-        maps.append(eager.heatmap(image))
+        maps.append(eager.heatmap(image, int(class_index)))
         times.append(time.perf_counter() - start)
     return baseline_figures(times, maps, ours)
 

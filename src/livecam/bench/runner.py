@@ -261,7 +261,9 @@ def bench_config(
         sample = inputs[:BASELINE_FRAMES]
         ours = explainer.engine(sample)
         if "eager" in baselines:
-            result.baselines["eager"] = eager_baseline(model, sample, ours.maps[:, 0])
+            result.baselines["eager"] = eager_baseline(
+                model, sample, ours.maps[:, 0], ours.class_ids[:, 0]
+            )
         if "tf-keras-vis" in baselines:
             result.baselines["tf-keras-vis"] = tf_keras_vis_baseline(
                 model, sample, ours.maps[:, 0], ours.class_ids[:, 0]
