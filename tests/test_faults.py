@@ -100,6 +100,26 @@ def test_signal_during_annotate_keeps_a_playable_video(long_video, tmp_path, sig
     assert "interrupted" in stderr and "Traceback" not in stderr
 
 
+@pytest.mark.parametrize("second", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_signal_during_finalisation_is_ignored(long_video, tmp_path, second):
+    out, log = tmp_path / "out.avi", tmp_path / "log.jsonl"
+    process = start_cli("annotate", long_video, "-o", out, "--log", log)
+    wait_for_lines(log, 120, process)  # enough frames that finalising them takes a while
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.1)  # finalising: draining the writer, closing and checking the video
+    process.send_signal(second)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert f"ignored {second.name} while finalising the outputs" in stderr
+    frames, _, size = count_frames(out)
+    assert 120 <= frames < 300 and size == (768, 576)
+    assert f"annotated {frames} frames" in stderr, "every frame written is counted"
+    assert "truncated" not in stderr, "an interrupted run is not a truncated file"
+    assert len(log.read_text().splitlines()) == frames
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert "Traceback" not in stderr
+
+
 def test_sigterm_during_webcam_recording_keeps_it(samples, tmp_path):
     record, log = tmp_path / "rec.mp4", tmp_path / "rec.jsonl"
     with MjpegServer(samples / "megamind.mp4", fps=30) as server:

@@ -210,3 +210,8 @@ def main() -> None:
     except KeyboardInterrupt:
         fail("interrupted")
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        # The outputs are final and reported: a late Ctrl-C or SIGTERM while
+        # Python shuts down must not turn the exit code into a signal death.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)

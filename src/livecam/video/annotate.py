@@ -16,7 +16,14 @@ from livecam.explain import Explainer
 from livecam.frames import prepare
 from livecam.render import HeatmapRenderer
 from livecam.timing import StageTimer
-from livecam.video.pipeline import MapSmoother, OutputWorker, Processed, RunSummary, aborting_keeps
+from livecam.video.pipeline import (
+    MapSmoother,
+    OutputWorker,
+    Processed,
+    RunSummary,
+    aborting_keeps,
+    signals_deferred,
+)
 from livecam.video.sinks import VideoSink
 from livecam.video.sources import Frame, FrameSource, VideoFileSource, open_source
 
@@ -151,21 +158,24 @@ def annotate_video(
             except KeyboardInterrupt:
                 summary.interrupted = True
             finally:
-                worker.close()
-                summary.frames_out = worker.frames_done
-                summary.frames_written = sink.frames_written
-                summary.elapsed_s = time.perf_counter() - started
-                summary.timings_ms = timer.summary_ms()
+                with signals_deferred(summary):
+                    worker.close()  # every frame handed over is written...
+                    summary.frames_out = worker.frames_done
+                    summary.frames_written = sink.frames_written
+                    summary.elapsed_s = time.perf_counter() - started
+                    summary.timings_ms = timer.summary_ms()
+                    stack.close()  # ...then the videos are finalised, whatever signal comes
             if worker.error is not None:
                 raise worker.error
-        summary.warnings.extend(_source_warnings(source, sink, max_frames))
+        complete = max_frames is None and not summary.interrupted
+        summary.warnings.extend(_source_warnings(source, sink, complete))
         summary.skipped.extend(getattr(source, "unreadable", []))
     return summary
 
 
-def _source_warnings(source: FrameSource, sink: VideoSink, max_frames: int | None) -> list[str]:
+def _source_warnings(source: FrameSource, sink: VideoSink, read_to_end: bool) -> list[str]:
     warnings = []
-    if isinstance(source, VideoFileSource) and source.truncated and max_frames is None:
+    if isinstance(source, VideoFileSource) and source.truncated and read_to_end:
         warnings.append(
             f"{source.name}: decoded {source.frames_read} of the "
             f"{source.info.frame_count} frames the container announces (truncated?)"

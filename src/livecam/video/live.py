@@ -23,7 +23,14 @@ from livecam.outputs import write_image
 from livecam.render import HeatmapRenderer
 from livecam.timing import StageTimer
 from livecam.video.governor import Governor, QualityLevel
-from livecam.video.pipeline import MapSmoother, OutputWorker, Processed, RunSummary, aborting_keeps
+from livecam.video.pipeline import (
+    MapSmoother,
+    OutputWorker,
+    Processed,
+    RunSummary,
+    aborting_keeps,
+    signals_deferred,
+)
 from livecam.video.sinks import RealTimeSink, VideoSink
 from livecam.video.sources import FrameSource
 
@@ -155,10 +162,12 @@ class LiveRunner:
                 except KeyboardInterrupt:
                     summary.interrupted = True
                 finally:
-                    worker.close()
-                    if self.display is not None:
-                        self.display.close()
-                    self._fill(summary, source, sink, time.perf_counter() - started, worker)
+                    with signals_deferred(summary):
+                        worker.close()
+                        if self.display is not None:
+                            self.display.close()
+                        self._fill(summary, source, sink, time.perf_counter() - started, worker)
+                        stack.close()  # the recording is finalised, whatever signal comes
                 if worker.error is not None:
                     raise worker.error
         lost = getattr(source, "lost_reason", None)

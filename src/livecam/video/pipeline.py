@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import queue
+import signal
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -106,6 +107,28 @@ def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s:
     if item.quality is not None:
         record["quality"] = item.quality
     return record
+
+
+@contextmanager
+def signals_deferred(summary: RunSummary) -> Iterator[None]:
+    """While the outputs are finalised, Ctrl-C and SIGTERM are noted in the
+    summary's warnings instead of raised: a second signal cannot cut the
+    finalisation short and leave a half-written file. Main thread only (the
+    only one Python delivers signals to)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, _frame) -> None:
+        name = signal.Signals(signum).name
+        summary.warnings.append(f"ignored {name} while finalising the outputs")
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
