@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from livecam.cli import app
+from test_video import count_frames
 
 runner = CliRunner()
 
@@ -225,3 +226,66 @@ def test_two_outputs_on_one_path_are_refused_before_any_work(samples, tmp_path):
     assert result.exit_code == 1
     assert "two outputs would be written to" in result.stderr
     assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*")) == []
+
+
+# README behaviours, each through the CLI or as written ---------------------------
+
+
+def test_an_h5_model_file_is_explained(tmp_path, samples):
+    from conftest import tiny_classifier
+
+    path = tmp_path / "tiny.h5"
+    tiny_classifier(size=64).save(path)
+    result = invoke("image", samples / "orange.jpg", "-m", path, "--json", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["predictions"][0]["label"].startswith("class ")
+    assert (
+        cv2.imread(record["targets"][0]["overlay"]).shape
+        == cv2.imread(str(samples / "orange.jpg")).shape
+    )
+
+
+def test_codec_and_heatmap_out_through_the_cli(samples, tmp_path):
+    # .mkv defaults to XVID (read back as FMP4): MJPG shows the option took effect.
+    out, heat = tmp_path / "out.mkv", tmp_path / "heat.mkv"
+    result = invoke(
+        "annotate", samples / "vtest.avi", "-o", out, "--heatmap-out", heat, "--codec", "MJPG"
+    )
+    assert result.exit_code == 0, result.output
+    for video in (out, heat):
+        capture = cv2.VideoCapture(str(video))
+        fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
+        capture.release()
+        assert fourcc == "MJPG", (video, fourcc)
+        assert count_frames(video)[0] == 30
+
+
+def test_an_image_output_that_is_a_hard_link_to_the_input_is_refused(samples, tmp_path):
+    photo = tmp_path / "orange.jpg"
+    photo.write_bytes((samples / "orange.jpg").read_bytes())
+    before = photo.read_bytes()
+    os.link(photo, tmp_path / "orange.gradcam.1-orange.overlay.png")
+    result = invoke("image", photo, "--overwrite")
+    assert result.exit_code == 1
+    assert "refusing to overwrite input" in result.stderr
+    assert photo.read_bytes() == before
+
+
+def test_the_readme_library_example_runs_as_written(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    library = readme[readme.index("## Library") :]
+    code = library[library.index("```python") + len("```python") : library.index("```\n", 10)]
+    (tmp_path / "samples").symlink_to(root / "samples")
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "fox squirrel"
+    assert (
+        cv2.imread(str(tmp_path / "overlay.png")).shape
+        == cv2.imread(str(root / "samples" / "squirrel_cls.jpg")).shape
+    )
