@@ -354,10 +354,6 @@ def test_five_hundred_frames_trace_once(tmp_path, lite0):
         (["annotate", "X", "--batch", "0"], "--batch must be at least 1"),
         (["webcam", "--max-frames", "0"], "--max-frames must be at least 1"),
         (["image", "X", "--input-size", "16"], "minimum 32"),
-        (
-            ["image", "X", "-m", "vgg16", "--weights", "none", "--input-size", "160"],
-            "fixed to the native 224x224",
-        ),
     ],
 )
 def test_bad_options_are_rejected_before_any_work(samples, args, message):

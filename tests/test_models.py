@@ -3,7 +3,6 @@ import pytest
 
 from conftest import PHOTO_CLASSES, bundle_of, tiny_classifier
 from livecam.errors import (
-    InputSizeError,
     LayerError,
     ModelError,
     UnknownModelError,
@@ -40,15 +39,45 @@ def test_lite0_runs_at_a_smaller_input_size_with_the_same_weights(photos):
     assert top1.name == "fox squirrel"
 
 
-def test_vgg16_detects_the_tutorial_layer_and_cannot_shrink():
+def test_vgg16_detects_the_tutorial_layer():
     vgg = load_model("vgg16", weights="none")
     assert vgg.cam_layer == "block5_conv3"
     assert vgg.normalisation == "softmax"
     assert vgg.model.layers[-1].get_config()["activation"] == "linear", (
         "the softmax must be removed so the logit can be explained"
     )
-    with pytest.raises(InputSizeError, match="160"):
-        load_model("vgg16", weights="none", input_size=160)
+
+
+@pytest.fixture(scope="module")
+def vgg16():
+    return load_model("vgg16", weights="none")
+
+
+@pytest.mark.parametrize("size", [224, 192, 160, 128, 112, 96, 32])
+def test_vgg16_runs_at_every_input_size(vgg16, photos, size):
+    # The Flatten head gets its 7x7 grid back whatever the input size.
+    from livecam.cam import CamEngine
+    from livecam.frames import model_input
+
+    variant = vgg16.variant(size)
+    out = CamEngine(variant)(model_input([photos["orange.jpg"]], variant.input_size))
+    grid = size // 16  # block5_conv3 is 1/16 of the input
+    assert out.maps.shape == (1, 1, grid, grid)
+    assert np.isfinite(out.maps).all() and 0.0 <= out.maps.min() <= out.maps.max() <= 1.0
+    np.testing.assert_allclose(out.probabilities.sum(), 1.0, atol=1e-4)
+
+
+def test_vgg16_is_unchanged_at_its_native_size_even_after_a_smaller_one(vgg16, photos):
+    from livecam.cam import CamEngine
+    from livecam.frames import model_input
+
+    batch = model_input([photos["orange.jpg"], photos["butterfly.jpg"]], (224, 224))
+    native = CamEngine(vgg16)(batch)
+    assert not [layer for layer in vgg16.model.layers if layer.name.endswith("_grid")]
+    back = vgg16.variant(160).variant(224)
+    again = CamEngine(back)(batch)
+    np.testing.assert_array_equal(again.probabilities, native.probabilities)
+    np.testing.assert_array_equal(again.maps, native.maps)
 
 
 @pytest.mark.parametrize(

@@ -187,6 +187,66 @@ def _output_layer_config(class_name: str, config: dict) -> dict:
 
 
 NORMALISATIONS = ("softmax", "sigmoid")
+GRID_LAYERS = ("Resizing", "AdaptiveAveragePooling2D")
+
+
+def _flatten_grids(model) -> dict[str, tuple[int, int]]:
+    """Each ``Flatten`` fed by a spatial map: the map's trained grid (7x7 for VGG)."""
+    grids = {}
+    for layer in iter_layers(model):
+        if type(layer).__name__ != "Flatten":
+            continue
+        shape = tuple(layer.input.shape)
+        if len(shape) == 4 and shape[1] and shape[2]:
+            grids[layer.name] = (int(shape[1]), int(shape[2]))
+    return grids
+
+
+def _grid_layer(name: str, grid: tuple[int, int], dtype: Any, shrinking: bool) -> dict:
+    """A smaller input gives a smaller map: resize it up (bilinear, which has a
+    gradient, unlike area). A larger one: pool it down adaptively."""
+    config: dict[str, Any] = {"name": name, "dtype": copy.deepcopy(dtype)}
+    if shrinking:
+        class_name = "Resizing"
+        config.update(height=grid[0], width=grid[1], interpolation="bilinear")
+    else:
+        class_name = "AdaptiveAveragePooling2D"
+        config.update(output_size=list(grid))
+    return {"module": "keras.layers", "class_name": class_name, "config": config}
+
+
+def _pool_before_flatten(config: Any, grids: dict[str, tuple[int, int]], shrinking: bool) -> None:
+    """Bring the map before each spatial ``Flatten`` back to its trained grid,
+    so a Flatten + Dense head takes any input size (torchvision's VGG pools
+    adaptively for the same reason). Not inserted at the native size."""
+    if isinstance(config, list):
+        for item in config:
+            _pool_before_flatten(item, grids, shrinking)
+        return
+    if not isinstance(config, dict):
+        return
+    layers = config.get("layers")
+    if isinstance(layers, list):
+        by_name = {layer.get("name"): layer for layer in layers if isinstance(layer, dict)}
+        for index, layer in reversed(list(enumerate(layers))):
+            if not isinstance(layer, dict) or layer.get("name") not in grids:
+                continue
+            node = layer["inbound_nodes"][0]["args"][0]["config"]
+            feeding = by_name.get(node["keras_history"][0], {})
+            if feeding.get("class_name") in GRID_LAYERS:
+                continue  # rebuilt before: already brought to the grid
+            name = f"{layer['name']}_grid"
+            dtype = layer["config"].get("dtype")
+            pool = _grid_layer(name, grids[layer["name"]], dtype, shrinking)
+            pool.update(
+                registered_name=None,
+                name=name,
+                inbound_nodes=copy.deepcopy(layer["inbound_nodes"]),
+            )
+            node["keras_history"] = [name, 0, 0]
+            layers.insert(index, pool)
+    for value in config.values():
+        _pool_before_flatten(value, grids, shrinking)
 
 
 def _strip_normalisation(layer: dict) -> str | None:
@@ -230,6 +290,9 @@ def rebuild(model, input_size: int | None = None, policy: str | None = None):
     """
     config = copy.deepcopy(model.get_config())
     _patch(config, input_size, policy)
+    if input_size is not None:
+        shrinking = input_size < (model.input_shape[1] or input_size)
+        _pool_before_flatten(config, _flatten_grids(model), shrinking)
     removed = _strip_normalisation(_output_layer_config(type(model).__name__, config))
     try:
         new_model = type(model).from_config(config)
