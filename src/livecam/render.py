@@ -80,9 +80,12 @@ class HeatmapRenderer:
         self, frame: np.ndarray, heatmap: np.ndarray, text: str | None = None
     ) -> np.ndarray:
         """The frame with the heatmap blended in and an optional label."""
-        frame = as_bgr8(frame)
         height, width = frame.shape[:2]
-        colored = self.colorize(heatmap, width, height)
+        return self.blend(frame, self.colorize(heatmap, width, height), text)
+
+    def blend(self, frame: np.ndarray, colored: np.ndarray, text: str | None = None) -> np.ndarray:
+        """The frame with an already coloured map (of its size) blended in."""
+        frame = as_bgr8(frame)
         blended = cv2.addWeighted(colored, self.alpha, frame, 1.0 - self.alpha, 0.0)
         if text:
             draw_label(blended, text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -59,3 +59,21 @@ class StageTimer:
             stats["mean"] = float(np.mean(values)) * 1000 if values else float("nan")
             result[name] = stats
         return result
+
+
+class RateMeter:
+    """Events per second over the last ``window_s`` seconds (thread-safe enough:
+    one thread adds, another reads)."""
+
+    def __init__(self, window_s: float = 1.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def add(self, at: float | None = None) -> None:
+        self._times.append(time.perf_counter() if at is None else at)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.perf_counter() if now is None else now
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+        return len(self._times) / self.window_s

@@ -194,7 +194,7 @@ def webcam(
         bundle, wanted = choice.load()
         cache = ExplainerCache(bundle, method, wanted, score)
         display = Display(enabled=not no_display)
-        status = None if display.enabled else status_line
+        status = status_line  # used only while there is no window
         runner = LiveRunner(
             cache,
             HeatmapRenderer(alpha, colormap),
@@ -216,7 +216,7 @@ def webcam(
             )
         finally:
             frames.close()
-        if status is not None and sys.stderr.isatty():
+        if not display.enabled and sys.stderr.isatty():
             typer.echo("", err=True)
         print_summary(summary, "showed")
         if summary.interrupted:

@@ -1,154 +1,205 @@
-"""Holds a frame-rate target by moving along a quality ladder.
+"""Chooses the quality of the live maps: the best input size (then precision)
+whose CAM step sustains the target number of maps per second.
 
-The ladder goes down in input size first (the cheapest loss of quality), then
-tries each mixed-precision policy at the smallest size and keeps it only if it
-measures faster here, then refreshes the map only every n-th frame. It climbs
-back when a higher level's measured cost fits the target with headroom.
+It predicts rather than walks: from about half a second of measured steps at
+the current level it estimates every other level's cost (each level's best
+cost seen so far, or, never measured, the nearest measured one scaled by
+pixels), scales them all by the load it measures now, and goes straight to the
+best level that fits. Measured costs persist per machine, model, method,
+precision and size in a small JSON cache, so the next start begins at the
+right level.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import os
+import platform
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 
 from livecam.errors import LivecamError
 
-LADDER_SIZES = (192, 160, 128, 96)
-MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16")
-CAM_EVERY_STEPS = (2, 3, 4, 6, 8, 12, 16)
-WARMUP_FRAMES = 2  # not measured: the first frames at a level pay for tracing
-QUICK_FRAMES = 3
-QUICK_FACTOR = 1.5
+LADDER_SIZES = (224, 192, 160, 128, 112, 96)
+WINDOW_S = 0.5  # measure this long at a level before judging it
+MIN_SAMPLES = 3
+CLIMB_MARGIN = 0.85  # a better level must fit with 15 % to spare: no flapping
+CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
 class QualityLevel:
-    """Input size, precision, and how often the CAM is recomputed."""
+    """The input size and precision the CAM step runs at."""
 
     input_size: int
     precision: str = "float32"
-    cam_every: int = 1
 
     def describe(self) -> str:
-        every = "" if self.cam_every == 1 else f", cam every {self.cam_every}"
-        return f"{self.input_size}px {self.precision}{every}"
+        return f"{self.input_size}px {self.precision}"
+
+
+def ladder(native_size: int, precisions: tuple[str, ...] = ("float32",)) -> list[QualityLevel]:
+    """Every level, best quality first: sizes down from the native one, each
+    size in the given precisions (the first is the preferred one)."""
+    sizes = [native_size, *(s for s in LADDER_SIZES if s < native_size)]
+    return [QualityLevel(size, precision) for size in sizes for precision in precisions]
 
 
 class Governor:
-    """Chooses the quality level from the measured frame times.
+    """Picks the level from measured CAM step durations.
 
     Args:
-        target_fps: Frames per second to hold end to end.
-        native_size: The model's input size (the top of the ladder).
-        window: Frames measured at a level before judging it.
-        headroom: Climb only when the upper level's cost times this fits.
+        target_maps_per_s: Maps per second to sustain.
+        levels: Candidate levels, best quality first (see :func:`ladder`).
+        known_costs: Seconds per map measured earlier (e.g. from the cache),
+            taken as this machine's unloaded costs.
     """
 
     def __init__(
-        self, target_fps: float, native_size: int, window: int = 12, headroom: float = 1.15
+        self,
+        target_maps_per_s: float,
+        levels: list[QualityLevel],
+        known_costs: dict[QualityLevel, float] | None = None,
     ) -> None:
-        if target_fps <= 0:
-            raise LivecamError(f"fps target must be positive, got {target_fps}")
-        self.period = 1.0 / target_fps
-        self.sizes = [native_size, *(s for s in LADDER_SIZES if s < native_size)]
-        self.window = window
-        self.headroom = headroom
-        self.costs: dict[QualityLevel, float] = {}
-        # cost of the level above / cost of this level, measured back to back
-        self.ratios: dict[QualityLevel, float] = {}
-        self._came_from: QualityLevel | None = None
+        if target_maps_per_s <= 0:
+            raise LivecamError(f"fps target must be positive, got {target_maps_per_s}")
+        if not levels:
+            raise LivecamError("the governor needs at least one quality level")
+        self.period = 1.0 / target_maps_per_s
+        self.levels = list(levels)
+        self.best_costs = {lv: c for lv, c in (known_costs or {}).items() if lv in self.levels}
         self.rejected: set[QualityLevel] = set()
-        self.level = QualityLevel(native_size)
-        self._samples: list[float] = []
+        self.level = self.levels[0]
+        if self.best_costs:
+            self.level = self.choose(load=1.0)
+        self.load = 1.0
         self.changes = 0
+        self._samples: list[float] = []
 
-    def _key(self, level: QualityLevel) -> tuple[int, int, int]:
-        """Position in the ladder's order: lower is better quality."""
-        size_rank = self.sizes.index(level.input_size) if level.input_size in self.sizes else 99
-        precision_rank = (
-            0 if level.precision == "float32" else 1 + MIXED_POLICIES.index(level.precision)
-        )
-        return (level.cam_every, precision_rank, size_rank)
+    def estimate(self, level: QualityLevel) -> float | None:
+        """The level's unloaded cost: measured, or the nearest measured level's
+        scaled by pixels (the CAM step's cost grows about with them)."""
+        if level in self.best_costs:
+            return self.best_costs[level]
+        same_precision = [lv for lv in self.best_costs if lv.precision == level.precision]
+        if not same_precision:
+            return None
+        nearest = min(same_precision, key=lambda lv: abs(lv.input_size - level.input_size))
+        return self.best_costs[nearest] * (level.input_size / nearest.input_size) ** 2
 
-    def ladder(self) -> list[QualityLevel]:
-        """Best quality first; levels found unusable or slower are left out."""
-        sizes = [
-            QualityLevel(size) for size in self.sizes if QualityLevel(size) not in self.rejected
-        ]
-        smallest = sizes[-1].input_size if sizes else self.sizes[0]
-        mixed = [QualityLevel(smallest, policy) for policy in MIXED_POLICIES]
-        measured = [lv for lv in (QualityLevel(smallest), *mixed) if lv in self.costs]
-        fastest = min(measured, key=self.costs.__getitem__, default=QualityLevel(smallest))
-        slower = [QualityLevel(fastest.input_size, fastest.precision, n) for n in CAM_EVERY_STEPS]
-        return [lv for lv in (*sizes, *mixed, *slower) if lv not in self.rejected]
+    def choose(self, load: float) -> QualityLevel:
+        """The best level predicted to sustain the target under ``load`` (the
+        current level need only fit; another must fit with a margin), else the
+        fastest one known."""
+        usable = [lv for lv in self.levels if lv not in self.rejected]
+        predicted = {lv: cost * load for lv in usable if (cost := self.estimate(lv)) is not None}
+        for level in usable:
+            limit = self.period if level == self.level else self.period * CLIMB_MARGIN
+            if level in predicted and predicted[level] <= limit:
+                return level
+        if not predicted:
+            return usable[0]
+        return min(predicted, key=predicted.__getitem__)
 
-    def reject(self, level: QualityLevel) -> QualityLevel | None:
-        """Mark a level the model cannot run and step past it. A model that
-        cannot take one smaller input size (a head fixed to its native size)
-        takes none, so all of them go at once."""
+    def record(self, seconds: float, level: QualityLevel) -> QualityLevel | None:
+        """Add one CAM step's duration at ``level``; after about half a second
+        of them, returns the level to move to when it differs (else None).
+        Steps at another level than the current one (still in flight when it
+        changed) are ignored."""
+        if level != self.level:
+            return None
+        self._samples.append(seconds)
+        if len(self._samples) < MIN_SAMPLES or sum(self._samples) < WINDOW_S:
+            return None
+        cost = statistics.median(self._samples)
+        self._samples.clear()
+        self.best_costs[level] = min(self.best_costs.get(level, math.inf), cost)
+        self.load = cost / self.best_costs[level]
+        wanted = self.choose(self.load)
+        return wanted if wanted != self.level else None
+
+    def switched(self, level: QualityLevel) -> None:
+        """The runner now computes maps at ``level``."""
+        if level != self.level:
+            self.level = level
+            self.changes += 1
+        self._samples.clear()
+
+    def reject(self, level: QualityLevel) -> None:
+        """A level the model cannot run: never chosen again."""
         self.rejected.add(level)
-        if level.input_size != self.sizes[0]:
-            self.rejected.update(QualityLevel(size) for size in self.sizes[1:])
-        if self.level not in self.rejected:
-            return None
-        return self._step_down(level)
 
-    def record(self, frame_seconds: float) -> QualityLevel | None:
-        """Add one end-to-end frame time; returns the new level when it changes."""
-        self._samples.append(frame_seconds)
-        measured = self._samples[WARMUP_FRAMES:]  # the first frames pay for tracing
-        needed = max(self.window, 2 * self.level.cam_every)
-        if len(measured) < needed and not self._clearly_too_slow(measured):
-            return None
-        cost = statistics.fmean(measured)
-        self.costs[self.level] = cost
-        self._samples.clear()
-        if self._came_from is not None:
-            self.ratios[self.level] = self.costs[self._came_from] / cost
-            self._came_from = None
-        if cost > self.period:
-            self._reject_if_slower_precision()
-            return self._step_down(self.level)
-        return self._maybe_climb()
 
-    def _clearly_too_slow(self, measured: list[float]) -> bool:
-        """A few frames far over budget are enough to leave a level (a slow
-        model would otherwise stall for a whole window at each rung)."""
-        return (
-            self.level.cam_every == 1
-            and len(measured) >= QUICK_FRAMES
-            and statistics.fmean(measured) > QUICK_FACTOR * self.period
-        )
+def machine_id() -> str:
+    """What makes costs comparable: the CPU model, its core count, the platform."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {cpu} x{os.cpu_count()}"
 
-    def _reject_if_slower_precision(self) -> None:
-        if self.level.precision == "float32" or self.level.cam_every != 1:
-            return
-        baseline = self.costs.get(QualityLevel(self.level.input_size))
-        if baseline is not None and self.costs[self.level] >= baseline:
-            self.rejected.add(self.level)
 
-    def _step_down(self, current: QualityLevel) -> QualityLevel | None:
-        below = [lv for lv in self.ladder() if self._key(lv) > self._key(current)]
-        if not below:
-            return None
-        self._came_from = current if current in self.costs else None
-        return self._set(below[0])
+def cache_path() -> Path:
+    """``$XDG_CACHE_HOME/livecam/governor.json`` (``~/.cache/livecam/`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "livecam" / "governor.json"
 
-    def _maybe_climb(self) -> QualityLevel | None:
-        above = [lv for lv in self.ladder() if self._key(lv) < self._key(self.level)]
-        if not above:
-            return None
-        # The upper level's cost now, scaled from this level's fresh cost by
-        # the ratio measured when we stepped down: load may have changed since.
-        ratio = self.ratios.get(self.level)
-        if ratio is None:
-            return None
-        if self.costs[self.level] * ratio * self.headroom <= self.period:
-            return self._set(above[-1])
-        return None
 
-    def _set(self, level: QualityLevel) -> QualityLevel:
-        self.level = level
-        self._samples.clear()
-        self.changes += 1
-        return level
+class CostCache:
+    """Measured seconds per map, by machine, model, method, precision and size.
+
+    A missing, corrupt or foreign file reads as empty and is rewritten on
+    :meth:`save`; a cache that cannot be written is only a slower next start.
+    """
+
+    def __init__(self, path: Path | None = None, machine: str | None = None) -> None:
+        self.path = path or cache_path()
+        self.machine = machine or machine_id()
+        self._entries = self._read()
+
+    def _read(self) -> dict[str, float]:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+            return {}
+        entries = data.get("costs")
+        if not isinstance(entries, dict):
+            return {}
+        return {
+            key: float(value)
+            for key, value in entries.items()
+            if isinstance(key, str) and isinstance(value, (int, float)) and value > 0
+        }
+
+    def _key(self, model: str, method: str, level: QualityLevel) -> str:
+        return f"{self.machine}|{model}|{method}|{level.precision}|{level.input_size}"
+
+    def costs(self, model: str, method: str, levels: list[QualityLevel]) -> dict:
+        """The known costs of ``levels`` for this machine, model and method."""
+        found = {lv: self._entries.get(self._key(model, method, lv)) for lv in levels}
+        return {lv: cost for lv, cost in found.items() if cost is not None}
+
+    def update(self, model: str, method: str, costs: dict[QualityLevel, float]) -> None:
+        for level, cost in costs.items():
+            self._entries[self._key(model, method, level)] = round(cost, 6)
+
+    def save(self) -> None:
+        """Write atomically; failures are ignored (the cache is only a hint)."""
+        text = json.dumps({"version": CACHE_VERSION, "costs": self._entries}, indent=1)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(text, "utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()

@@ -1,8 +1,12 @@
-"""The live loop: camera or stream -> CAM step -> overlay window / recording.
+"""The live loop: camera or stream -> overlay window / recording, with the
+maps computed beside the video.
 
-The reader thread keeps only the newest frame; the CAM step runs on this
-thread; rendering, recording and logging run on the output thread. With a
-frame-rate target, a :class:`~livecam.video.governor.Governor` picks the quality.
+The display loop shows every frame the live reader delivers, at the source's
+pace, blended with the latest map; a :class:`~livecam.video.cam_worker.CamWorker`
+explains the newest frame whenever it is free; rendering, recording and
+logging run on the output thread. With a target, a
+:class:`~livecam.video.governor.Governor` picks the quality of the maps, and a
+new level is built in the background while the current one keeps working.
 """
 
 from __future__ import annotations
@@ -13,47 +17,33 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from livecam.cam import METHODS
-from livecam.cam.targets import Target
-from livecam.errors import InputSizeError, MethodError, OutputError
-from livecam.explain import Explainer, Explanation
-from livecam.frames import model_input
-from livecam.models import LoadedModel
+from livecam.errors import LivecamError, MethodError, OutputError
+from livecam.explain import TargetMap
 from livecam.outputs import write_image
 from livecam.render import HeatmapRenderer
-from livecam.timing import StageTimer
-from livecam.video.governor import Governor, QualityLevel
+from livecam.timing import RateMeter, StageTimer, percentiles
+from livecam.video.cam_worker import CamWorker, Choice, ExplainerCache, LiveMap, VariantBuilder
+from livecam.video.governor import CostCache, Governor, ladder
 from livecam.video.pipeline import (
     MapSmoother,
     OutputWorker,
     Processed,
     RunSummary,
     aborting_keeps,
+    draw_hud,
     signals_deferred,
 )
 from livecam.video.sinks import RealTimeSink, VideoSink
-from livecam.video.sources import FrameSource
+from livecam.video.sources import Frame, FrameSource
+
+__all__ = ["ExplainerCache", "LiveControls", "LiveRunner"]
 
 KEY_QUIT = (ord("q"), 27)
+FIRST_MAP_TIMEOUT_S = 120.0  # the first step of a large model on a slow machine
 StatusCallback = Callable[[str], None]
-
-
-class ExplainerCache:
-    """One :class:`Explainer` per (size, precision, method), built on first use."""
-
-    def __init__(self, model: LoadedModel, method: str, targets: list[Target], score: str) -> None:
-        self.model = model
-        self.method = method
-        self.targets = targets
-        self.score = score
-        self._cache: dict[tuple[int, str, str], Explainer] = {}
-
-    def get(self, level: QualityLevel, method: str | None = None) -> Explainer:
-        key = (level.input_size, level.precision, method or self.method)
-        if key not in self._cache:
-            variant = self.model.variant(level.input_size, level.precision)
-            self._cache[key] = Explainer(variant, key[2], self.targets, self.score)
-        return self._cache[key]
 
 
 @dataclass
@@ -79,17 +69,31 @@ def _next_method(current: str, step: int = 1) -> str:
     return names[(names.index(current) + step) % len(names)]
 
 
+@dataclass
+class _Shown:
+    """The map the display loop currently blends, and its target's heatmap."""
+
+    live_map: LiveMap
+    target: TargetMap
+    rank: int  # 1-based, among the explained targets
+    heatmap: np.ndarray
+
+
 class LiveRunner:
     """Runs a live source until it ends, a limit is reached, or the user quits.
 
     Args:
         cache: The explainers (model, targets) to use.
         renderer: Overlay settings; ``+``/``-`` change its alpha.
-        fps_target: Hold at least this many frames per second (None: full quality).
-        smooth: Exponential moving average of maps.
+        fps_target: Maps per second to sustain by lowering their quality (None:
+            full quality). The video always runs at the source's pace.
+        smooth: Exponential moving average of maps, applied as they arrive.
         display: Show a window (when one can be opened).
-        status: Called about once a second with a one-line status.
+        status: Called about once a second with a one-line status while there
+            is no window (none asked for, or it failed).
         snapshot_dir: Where ``s`` saves PNG snapshots.
+        cost_cache: Where the governor's measured costs persist (default: the
+            user cache directory); only used with ``fps_target``.
     """
 
     def __init__(
@@ -102,30 +106,57 @@ class LiveRunner:
         display=None,
         status: StatusCallback | None = None,
         snapshot_dir: Path = Path("."),
+        cost_cache: CostCache | None = None,
     ) -> None:
         self.cache = cache
         self.renderer = renderer
-        native = cache.model.input_size[0]
-        self.governor = Governor(fps_target, native) if fps_target else None
-        self.level = QualityLevel(native)
+        self.fps_target = fps_target
+        model = cache.model
+        levels = ladder(model.input_size[0], (model.precision,))
+        self.level = levels[0]
+        self.governor: Governor | None = None
+        self.costs: CostCache | None = None
+        if fps_target is not None:
+            self.costs = cost_cache or CostCache()
+            known = self.costs.costs(model.name, cache.method, levels)
+            self.governor = Governor(fps_target, levels, known_costs=known)
+            self.level = self.governor.level
+        self.builder = VariantBuilder(cache)
         self.smoother = MapSmoother(smooth)
         self.display = display
         self.status = status
         self.snapshot_dir = snapshot_dir
         self.controls = LiveControls(method=cache.method)
         self.timer = StageTimer()
+        self.video_rate = RateMeter()
+        self.map_rate = RateMeter()
+        self.maps = 0
+        self.paused_s = 0.0
+        self._reported_failure = False
 
-    def _explainer(self) -> Explainer:
-        while True:
-            try:
-                return self.cache.get(self.level, self.controls.method)
-            except InputSizeError:
-                if self.governor is None:
-                    raise
-                moved = self.governor.reject(self.level)
-                if moved is None:
-                    raise
-                self.level = moved
+    # The CAM thread ---------------------------------------------------------------
+
+    def _choose(self) -> Choice:
+        ready = self.builder.take_ready()
+        if ready is not None:
+            self.level = ready
+            if self.governor is not None:
+                self.governor.switched(ready)
+        method = self.controls.method
+        return self.cache.get(self.level, method), self.level, method
+
+    def _on_map(self, live_map: LiveMap) -> None:
+        self.maps += 1
+        self.map_rate.add(live_map.done_at)
+        if self.governor is None:
+            return
+        for level in self.builder.failed:
+            self.governor.reject(level)
+        wanted = self.governor.record(live_map.step_s, live_map.level)
+        if wanted is not None:
+            self.builder.request(wanted, live_map.method)
+
+    # The display loop -------------------------------------------------------------
 
     def run(
         self,
@@ -137,7 +168,8 @@ class LiveRunner:
         codec: str | None = None,
         overwrite: bool = False,
     ) -> RunSummary:
-        """Process frames until the end; recording and log are always finalised.
+        """Show and record frames until the end; recording and log are always
+        finalised. ``duration`` counts time not paused.
 
         Raises:
             SinkError: The recording cannot be opened (before any frame).
@@ -152,52 +184,63 @@ class LiveRunner:
                 video = VideoSink(record, source.info.fps, size, codec, overwrite=overwrite)
                 sink = RealTimeSink(stack.enter_context(video))
             log = stack.enter_context(open(log_path, "w", encoding="utf-8")) if log_path else None
-            self._explainer().warm_up()  # trace before the clock starts
+            self.cache.get(self.level, self.controls.method).warm_up()  # trace before the clock
             keep_latest = self.display is not None and self.display.enabled
             with aborting_keeps(summary, stack):
                 worker = OutputWorker(self.renderer, self.timer, sink, None, log, keep_latest)
+                cam = CamWorker(self._choose, self._on_map)
                 started = time.perf_counter()
+                intervals: list[float] = []
                 try:
-                    self._loop(source, worker, summary, started, duration, max_frames)
+                    self._loop(source, cam, worker, summary, intervals, duration, max_frames)
                 except KeyboardInterrupt:
                     summary.interrupted = True
                 finally:
                     with signals_deferred(summary):
+                        cam.close()
                         worker.close()
                         if self.display is not None:
                             self.display.close()
-                        self._fill(summary, source, sink, time.perf_counter() - started, worker)
+                        active = time.perf_counter() - started - self.paused_s
+                        self._fill(summary, source, sink, active, worker, intervals)
                         stack.close()  # the recording is finalised, whatever signal comes
                 if worker.error is not None:
                     raise worker.error
+                if cam.error is not None:
+                    raise cam.error
+        self._remember_costs()
         lost = getattr(source, "lost_reason", None)
         if lost:
             summary.warnings.append(lost)
         return summary
 
-    def _fill(
-        self,
-        summary: RunSummary,
-        source: FrameSource,
-        sink: RealTimeSink | None,
-        elapsed: float,
-        worker: OutputWorker,
-    ) -> None:
-        summary.elapsed_s = elapsed
+    def _fill(self, summary, source, sink, active_s, worker, intervals) -> None:
+        summary.elapsed_s = active_s
         summary.frames_out = worker.frames_done
         summary.dropped = source.dropped
         summary.timings_ms = self.timer.summary_ms()
         summary.quality = self.level.describe()
+        summary.maps = self.maps
+        summary.maps_per_s = self.maps / active_s if active_s > 0 else None
+        if intervals:
+            summary.frame_interval_p99_ms = percentiles(intervals, [99])["p99"] * 1000
         if sink is not None:
             summary.frames_written = sink.frames_written
             summary.duplicated = sink.duplicated
 
-    def _loop(self, source, worker, summary, started, duration, max_frames) -> None:
-        last: Explanation | None = None
-        last_from: Explainer | None = None  # a new level or method recomputes at once
-        since_cam = 0
-        previous_end = time.perf_counter()
+    def _remember_costs(self) -> None:
+        """Keep what the governor measured for the next start (same method only)."""
+        if self.governor is None or self.costs is None:
+            return
+        if self.controls.method == self.cache.method and self.governor.best_costs:
+            self.costs.update(self.cache.model.name, self.cache.method, self.governor.best_costs)
+            self.costs.save()
+
+    def _loop(self, source, cam, worker, summary, intervals, duration, max_frames) -> None:
+        shown: _Shown | None = None
+        previous_at: float | None = None
         last_status = 0.0
+        started = time.perf_counter()
         frames = iter(source)
         while True:
             wait_start = time.perf_counter()
@@ -206,55 +249,108 @@ class LiveRunner:
                 return
             self.timer.add("read_wait", time.perf_counter() - wait_start)
             summary.frames_in += 1
-            explainer = self._explainer()
-            if last is None or explainer is not last_from or since_cam >= self.level.cam_every - 1:
-                with self.timer.stage("preprocess"):
-                    batch = model_input([frame.image], explainer.model.input_size)
-                with self.timer.stage("cam"):
-                    last = explainer.explain_batch(batch)[0]
-                last_from, since_cam = explainer, 0
-            else:
-                since_cam += 1
-            slot = min(self.controls.slot, len(last.targets) - 1)
-            target = last.targets[slot]
+            if not self.controls.paused:
+                cam.offer(frame)
+            shown, new_map = self._latest_map(cam, shown)
             now = time.perf_counter()
-            fps = summary.frames_in / max(now - started, 1e-9)
-            hud = [f"{fps:4.1f} fps  {self.level.describe()}  {self.controls.method}"]
-            hud += self.controls.recent_messages(now)
-            timings = {"read_wait": self.timer.last("read_wait")}
-            if since_cam == 0:
-                timings.update(preprocess=self.timer.last("preprocess"), cam=self.timer.last("cam"))
-            heatmap = self.smoother(target.heatmap)
-            quality = self.level.describe()
-            worker.submit(Processed(frame, last, target, heatmap, timings, hud, quality))
-            self._handle_display(worker)
-            frame_end = time.perf_counter()
-            if self.governor is not None:
-                moved = self.governor.record(frame_end - previous_end)
-                if moved is not None:
-                    self.level = moved
-            previous_end = frame_end
-            if self.status is not None and frame_end - last_status >= 1.0:
-                last_status = frame_end
-                self.status(
-                    f"{summary.frames_in} frames  {fps:.1f} fps  {self.level.describe()}  "
-                    f"dropped {source.dropped}  {target.name} {target.probability:.0%}"
-                )
-            elapsed = frame_end - started
-            if self.controls.quit or (duration is not None and elapsed >= duration):
+            if previous_at is not None:
+                intervals.append(now - previous_at)
+            previous_at = now
+            self.video_rate.add(now)
+            worker.submit(self._processed(frame, shown, new_map, now))
+            paused = self._handle_display(worker)
+            self.paused_s += paused
+            previous_at += paused  # a pause is not a slow frame
+            if self._headless() and self.status is not None and now - last_status >= 1.0:
+                last_status = now
+                self.status(self._status_text(summary, source, shown))
+            active = time.perf_counter() - started - self.paused_s
+            if self.controls.quit or (duration is not None and active >= duration):
                 return
             if max_frames is not None and summary.frames_in >= max_frames:
                 return
 
-    def _handle_display(self, worker: OutputWorker) -> None:
+    def _latest_map(self, cam: CamWorker, shown: _Shown | None) -> tuple[_Shown, bool]:
+        """The map to blend on this frame (waiting only for the very first)."""
+        latest = cam.latest
+        if latest is None:
+            latest = cam.wait_for_map(0, FIRST_MAP_TIMEOUT_S)
+        if cam.error is not None:
+            raise cam.error
+        if latest is None:
+            raise LivecamError(f"no map after {FIRST_MAP_TIMEOUT_S:g} s: the CAM step hangs")
+        if shown is not None and latest is shown.live_map:
+            return shown, False
+        targets = latest.explanation.targets
+        slot = min(self.controls.slot, len(targets) - 1)
+        target = targets[slot]
+        return _Shown(latest, target, slot + 1, self.smoother(target.heatmap)), True
+
+    def _processed(self, frame: Frame, shown: _Shown, new_map: bool, now: float) -> Processed:
+        live_map = shown.live_map
+        age_ms = (frame.time_s - live_map.frame.time_s) * 1000.0
+        timings = {"read_wait": self.timer.last("read_wait")}
+        if new_map:
+            timings["cam"] = live_map.step_s
+        fields = {
+            "map_seq": live_map.seq,
+            "map_age_ms": round(age_ms, 1),
+            "quality": live_map.level.describe(),
+            "method": live_map.method,
+            "rank": shown.rank,
+            "alpha": self.renderer.alpha,
+        }
+        hud = [self._hud_line(shown, age_ms), *self.controls.recent_messages(now)]
+        if self.controls.paused:
+            hud.append("paused")
+        return Processed(
+            frame, live_map.explanation, shown.target, shown.heatmap, timings, hud, fields
+        )
+
+    def _hud_line(self, shown: _Shown, age_ms: float) -> str:
+        live_map, target = shown.live_map, shown.target
+        target_text = f" (target {self.fps_target:g})" if self.fps_target else ""
+        count = len(live_map.explanation.targets)
+        rank = f"{shown.rank}/{count} " if count > 1 else ""
+        return (
+            f"video {self.video_rate.rate():.0f} fps | maps {self.map_rate.rate():.0f}/s"
+            f"{target_text} | map age {age_ms:.0f} ms | {live_map.level.describe()} | "
+            f"{live_map.method} | {rank}{target.name} {target.probability:.1%}"
+        )
+
+    def _status_text(self, summary: RunSummary, source: FrameSource, shown: _Shown) -> str:
+        return (
+            f"{summary.frames_in} frames  video {self.video_rate.rate():.1f} fps  "
+            f"maps {self.map_rate.rate():.1f}/s  {self.level.describe()}  "
+            f"dropped {source.dropped}  {shown.target.name} {shown.target.probability:.0%}"
+        )
+
+    def _headless(self) -> bool:
+        """True without a window; the first time a window fails, says so."""
+        if self.display is None or self.display.enabled:
+            return self.display is None
+        if self.display.failure and not self._reported_failure and self.status is not None:
+            self._reported_failure = True
+            self.status(f"the window failed ({self.display.failure}); running headless")
+        return True
+
+    def _handle_display(self, worker: OutputWorker) -> float:
+        """Show the newest overlay and act on keys; returns the seconds paused."""
         if self.display is None or not self.display.enabled or worker.latest is None:
-            return
+            return 0.0
         key = self.display.show(worker.latest)
-        while True:
+        self._handle_key(key, worker)
+        if not self.controls.paused or self.controls.quit:
+            return 0.0
+        paused_at = time.perf_counter()
+        while self.controls.paused and not self.controls.quit and self.display.enabled:
+            frozen = worker.latest.copy()
+            draw_hud(
+                frozen, ["", "", *self.controls.recent_messages(time.perf_counter()), "paused"]
+            )
+            key = self.display.show(frozen, wait_ms=50)
             self._handle_key(key, worker)
-            if not self.controls.paused or self.controls.quit:
-                return
-            key = self.display.show(worker.latest, wait_ms=50)
+        return time.perf_counter() - paused_at
 
     def _handle_key(self, key: int, worker: OutputWorker) -> None:
         controls = self.controls

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class Processed:
     heatmap: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     hud: list[str] | None = None
-    quality: str | None = None  # the governor's level, for live runs
+    log_fields: dict[str, Any] = field(default_factory=dict)  # e.g. map_seq, quality
 
 
 @dataclass
@@ -75,6 +75,9 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)  # inputs that could not be read
     quality: str | None = None
     timings_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    maps: int = 0  # CAM steps run (fewer than frames with --refresh, or live)
+    maps_per_s: float | None = None
+    frame_interval_p99_ms: float | None = None  # live: the video's smoothness
 
     @property
     def fps(self) -> float:
@@ -104,8 +107,7 @@ def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s:
         "peak": list(peak),
         "timings_ms": timings,
     }
-    if item.quality is not None:
-        record["quality"] = item.quality
+    record.update(item.log_fields)
     return record
 
 
@@ -175,6 +177,8 @@ class OutputWorker:
         self.keep_latest = keep_latest
         self.latest: np.ndarray | None = None
         self.frames_done = 0
+        # (map, colormap, frame size, coloured map) of the last map coloured
+        self._colored: tuple[np.ndarray, int, tuple[int, int], np.ndarray] | None = None
         self.error: BaseException | None = None
         self._queue: queue.Queue = queue.Queue(OUTPUT_QUEUE)
         self._thread = threading.Thread(target=self._run, daemon=True, name="livecam-writer")
@@ -206,7 +210,8 @@ class OutputWorker:
         height, width = image.shape[:2]
         with self.timer.stage("render"):
             text = item.explanation.caption(item.target)
-            overlay = self.renderer.annotate(image, item.heatmap, text)
+            colored = self._colorize(item.heatmap, width, height)
+            overlay = self.renderer.blend(image, colored, text)
             if item.hud:
                 draw_hud(overlay, item.hud)
             peak = peak_xy(item.heatmap, width, height) if self.log is not None else None
@@ -214,14 +219,23 @@ class OutputWorker:
         with self.timer.stage("write"):
             self._write(self.overlay_sink, overlay, item.frame.time_s)
             if self.heatmap_sink is not None:
-                heat = self.renderer.colorize(item.heatmap, width, height)
-                self._write(self.heatmap_sink, heat, item.frame.time_s)
+                self._write(self.heatmap_sink, colored, item.frame.time_s)
         if self.log is not None:
             record = log_record(item, peak, render_s, self.timer.last("write"))
             self.log.write(json.dumps(record) + "\n")
         if self.keep_latest:
             self.latest = overlay
         self.frames_done += 1
+
+    def _colorize(self, heatmap: np.ndarray, width: int, height: int) -> np.ndarray:
+        """The coloured map at frame size, made once per map: a map held over
+        several frames (live, ``--refresh``) is the same array each time."""
+        cached = self._colored
+        settings = (self.renderer.colormap, (width, height))
+        if cached is None or cached[0] is not heatmap or cached[1:3] != settings:
+            cached = (heatmap, *settings, self.renderer.colorize(heatmap, width, height))
+            self._colored = cached
+        return cached[3]
 
     @staticmethod
     def _write(sink: FrameSink | None, image: np.ndarray, time_s: float) -> None:

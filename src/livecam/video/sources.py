@@ -298,7 +298,7 @@ class LiveSource(FrameSource):
                     if self._latest is not None and self._latest_id > self._taken_id:
                         self.dropped += 1
                     self._latest, self._latest_id = image, self._latest_id + 1
-                    self._last_frame_at = time.monotonic()
+                    self._last_frame_at = time.monotonic()  # its capture time
                     self._lock.notify_all()
                 continue
             if self._stop.is_set() or not self._reopen():
@@ -328,7 +328,8 @@ class LiveSource(FrameSource):
                 if not self._wait_for_frame():
                     return
                 image, self._taken_id = self._latest, self._latest_id
-            yield Frame(self._taken_id, image, time.monotonic() - self._started_at)
+                captured = max(0.0, self._last_frame_at - self._started_at)
+            yield Frame(self._taken_id, image, captured)
 
     def _wait_for_frame(self) -> bool:
         """Wait (holding the lock) for a frame newer than the last one taken.

@@ -1,0 +1,199 @@
+"""Live maps beside the video: a thread that explains the newest frame whenever
+it is free, and a builder that prepares another quality level in the
+background, so neither a slow CAM step nor a change of level ever makes the
+video wait (the flow limiter of MediaPipe, the inference interval of DeepStream).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from livecam.cam.targets import Target
+from livecam.errors import LivecamError
+from livecam.explain import Explainer, Explanation
+from livecam.frames import prepare
+from livecam.models import LoadedModel
+from livecam.video.governor import QualityLevel
+from livecam.video.sources import Frame
+
+
+class ExplainerCache:
+    """One :class:`Explainer` per (level, method), built on first use; safe
+    to use from the CAM thread and the builder thread at once."""
+
+    def __init__(self, model: LoadedModel, method: str, targets: list[Target], score: str) -> None:
+        self.model = model
+        self.method = method
+        self.targets = targets
+        self.score = score
+        self._cache: dict[tuple[QualityLevel, str], Explainer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, level: QualityLevel, method: str | None = None) -> Explainer:
+        key = (level, method or self.method)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        variant = self.model.variant(level.input_size, level.precision)  # slow: unlocked
+        explainer = Explainer(variant, key[1], self.targets, self.score)
+        with self._lock:
+            return self._cache.setdefault(key, explainer)
+
+    def ready(self, level: QualityLevel, method: str) -> bool:
+        with self._lock:
+            return (level, method) in self._cache
+
+
+@dataclass(frozen=True)
+class LiveMap:
+    """One map and what it was computed on.
+
+    Attributes:
+        seq: 1 for the first map of the run, then 2, 3, ...
+        frame: The frame it explains (its ``time_s`` is its capture time).
+        explanation: Predictions and maps.
+        level: The quality it was computed at.
+        method: The CAM method.
+        step_s: Seconds the step took (resize + compiled CAM step).
+        done_at: ``time.perf_counter()`` when it was published.
+    """
+
+    seq: int
+    frame: Frame
+    explanation: Explanation
+    level: QualityLevel
+    method: str
+    step_s: float
+    done_at: float
+
+
+Choice = tuple[Explainer, QualityLevel, str]
+
+
+class CamWorker:
+    """Explains the newest frame offered whenever it is free.
+
+    One map is in flight at a time; frames offered meanwhile replace each other,
+    so nothing queues up and the map is never older than one step. An error in
+    the step stops the worker and is kept in :attr:`error` for the caller.
+
+    Args:
+        choose: Called before each step (on this thread): the explainer, its
+            level and its method. It may build an explainer: only maps wait.
+        on_map: Called with each new map (on this thread).
+    """
+
+    def __init__(
+        self, choose: Callable[[], Choice], on_map: Callable[[LiveMap], None] | None = None
+    ) -> None:
+        self._choose = choose
+        self._on_map = on_map
+        self._cond = threading.Condition()
+        self._pending: Frame | None = None
+        self._stopped = False
+        self.latest: LiveMap | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="livecam-cam")
+        self._thread.start()
+
+    def offer(self, frame: Frame) -> None:
+        """Explain ``frame`` next, instead of any frame still waiting."""
+        with self._cond:
+            self._pending = frame
+            self._cond.notify()
+
+    def wait_for_map(self, after_seq: int, timeout: float) -> LiveMap | None:
+        """Block until a map newer than ``after_seq`` exists (or the worker
+        failed, or ``timeout`` passed); returns the latest map."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: (
+                    self.error is not None
+                    or (self.latest is not None and self.latest.seq > after_seq)
+                ),
+                timeout,
+            )
+            return self.latest
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        self._thread.join(timeout=30)
+
+    def _next_frame(self) -> Frame | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._stopped or self._pending is not None)
+            if self._stopped:
+                return None
+            frame, self._pending = self._pending, None
+            return frame
+
+    def _run(self) -> None:
+        seq = 0
+        while (frame := self._next_frame()) is not None:
+            try:
+                explainer, level, method = self._choose()
+                started = time.perf_counter()
+                batch = prepare(frame.image, explainer.model.input_size)[None]
+                explanation = explainer.explain_batch(batch)[0]
+                done_at = time.perf_counter()
+                seq += 1
+                live_map = LiveMap(
+                    seq, frame, explanation, level, method, done_at - started, done_at
+                )
+                if self._on_map is not None:
+                    self._on_map(live_map)
+            except BaseException as exc:  # handed to the display loop, which re-raises it
+                with self._cond:
+                    self.error = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self.latest = live_map
+                self._cond.notify_all()
+
+
+class VariantBuilder:
+    """Builds and traces one other quality level at a time, in the background,
+    while the current level keeps producing maps."""
+
+    def __init__(self, cache: ExplainerCache) -> None:
+        self.cache = cache
+        self._lock = threading.Lock()
+        self._busy: QualityLevel | None = None
+        self._ready: QualityLevel | None = None
+        self.failed: dict[QualityLevel, str] = {}
+
+    def request(self, level: QualityLevel, method: str) -> None:
+        """Start building ``level`` unless a build is under way."""
+        with self._lock:
+            if self._busy is not None:
+                return
+            if self.cache.ready(level, method):
+                self._ready = level
+                return
+            self._busy = level
+        threading.Thread(
+            target=self._build, args=(level, method), daemon=True, name="livecam-build"
+        ).start()
+
+    def _build(self, level: QualityLevel, method: str) -> None:
+        try:
+            self.cache.get(level, method).warm_up()  # trace here, not on the CAM thread
+        except LivecamError as exc:
+            with self._lock:
+                self.failed[level] = str(exc)
+                self._busy = None
+            return
+        with self._lock:
+            self._ready, self._busy = level, None
+
+    def take_ready(self) -> QualityLevel | None:
+        """The level built since the last call, if any."""
+        with self._lock:
+            ready, self._ready = self._ready, None
+            return ready
