@@ -111,3 +111,38 @@ def test_an_interrupted_run_counts_the_frames_it_read(samples, tmp_path, lite0):
     )
     assert summary.interrupted
     assert summary.frames_in == 10 and summary.frames_out == 10
+
+
+def test_refresh_keeps_every_frame_and_logs_which_map_each_shows(samples, tmp_path, explainer):
+    out, log = tmp_path / "out.mp4", tmp_path / "frames.jsonl"
+    summary = annotate_video(
+        samples / "megamind.mp4", out, explainer, log_path=log, batch=2, refresh=4
+    )
+    assert summary.frames_in == summary.frames_out == summary.frames_written == 48
+    assert count_frames(out)[0] == 48
+    assert summary.maps == 12
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["map_seq"] for r in records] == [1 + i // 4 for i in range(48)]
+    for i, record in enumerate(records):  # age: frames since the map's frame
+        assert record["map_age_ms"] == pytest.approx((i % 4) / 23.976 * 1000, abs=0.2)
+        if i % 4:
+            assert record["timings_ms"]["cam"] == 0
+            assert record["predictions"] == records[i - i % 4]["predictions"]
+        else:
+            assert record["timings_ms"]["cam"] > 0
+
+
+def test_refresh_through_the_cli_is_checked_and_summarised(samples, tmp_path):
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["annotate", str(samples / "vtest.avi"), "--refresh", "0"])
+    assert bad.exit_code == 1 and "--refresh must be at least 1" in bad.stderr
+    out = tmp_path / "out.mp4"
+    result = runner.invoke(
+        app, ["annotate", str(samples / "vtest.avi"), "-o", str(out), "--refresh", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "annotated 30 frames" in result.stderr and "10 maps" in result.stderr

@@ -156,6 +156,10 @@ def print_summary(summary: Any, verb: str) -> None:
     )
     if summary.dropped:
         line += f", {summary.dropped} dropped by the live reader"
+    if summary.maps and summary.maps != summary.frames_out and summary.maps_per_s:
+        line += f", {summary.maps} maps ({summary.maps_per_s:.1f}/s)"
+    if summary.frame_interval_p99_ms is not None:
+        line += f", p99 frame interval {summary.frame_interval_p99_ms:.0f} ms"
     if summary.quality:
         line += f", quality {summary.quality}"
     typer.echo(f"{line}; wrote {outputs}", err=True)

@@ -45,6 +45,13 @@ def annotate(
             help="Frames per call of the compiled step.", callback=opt.at_least("--batch", 1)
         ),
     ] = 1,
+    refresh: Annotated[
+        int,
+        typer.Option(
+            help="Compute a map every N-th frame, reuse it in between (long archives).",
+            callback=opt.at_least("--refresh", 1),
+        ),
+    ] = 1,
     model: opt.Model = "lite0",
     weights: opt.Weights = "imagenet",
     layer: opt.Layer = None,
@@ -71,6 +78,8 @@ def annotate(
       livecam annotate samples/megamind.mp4 -o out.mp4 --log frames.jsonl
 
       livecam annotate videos/ --out-dir annotated/ --batch 8 --smooth 0.6
+
+      livecam annotate archive/ --out-dir out/ --refresh 4
     """
     from livecam.render import HeatmapRenderer
     from livecam.video import expand_inputs
@@ -101,6 +110,7 @@ def annotate(
                         codec=codec,
                         progress=progress,
                         overwrite=overwrite,
+                        refresh=refresh,
                     )
             except Exception as exc:
                 report(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from functools import partial
 from itertools import islice
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from livecam.errors import LivecamError
-from livecam.explain import Explainer
+from livecam.explain import Explainer, Explanation
 from livecam.frames import prepare
 from livecam.render import HeatmapRenderer
 from livecam.timing import StageTimer
@@ -47,6 +48,16 @@ def _batches(frames: Iterator[Frame], size: int, timer: StageTimer) -> Iterator[
         yield chunk
 
 
+@dataclass
+class _HeldMap:
+    """The latest map: what it explains, from which frame, its number."""
+
+    explanation: Explanation
+    frame: Frame
+    seq: int
+    heatmap: np.ndarray
+
+
 def process_frames(
     source: FrameSource,
     explainer: Explainer,
@@ -57,34 +68,52 @@ def process_frames(
     smooth: float = 0.0,
     progress: ProgressCallback | None = None,
     max_frames: int | None = None,
+    refresh: int = 1,
 ) -> int:
-    """Run every frame of ``source`` (or the first ``max_frames``) through the
-    CAM step, in order, in batches; ``summary.frames_in`` counts the frames
-    read as they are read (so it is right after an interrupt too)."""
+    """Run every frame of ``source`` (or the first ``max_frames``), in order:
+    every ``refresh``-th frame through the CAM step (in batches), the frames in
+    between with the latest map. ``summary.frames_in`` and ``summary.maps``
+    count as they go (so they are right after an interrupt too)."""
     smoother = MapSmoother(smooth)
     size = explainer.model.input_size
-    source.prepare = partial(prepare, size=size)
+    # With --refresh, most frames need no model input: prepare only those that do.
+    source.prepare = partial(prepare, size=size) if refresh == 1 else None
     done = 0
-    for chunk in _batches(islice(iter(source), max_frames), batch, timer):
+    held: _HeldMap | None = None
+    for chunk in _batches(islice(iter(source), max_frames), batch * refresh, timer):
         summary.frames_in += len(chunk)
+        due = [frame for k, frame in enumerate(chunk) if (done + k) % refresh == 0]
         with timer.stage("preprocess"):
             inputs = np.stack(
-                [
-                    frame.prepared if frame.prepared is not None else prepare(frame.image, size)
-                    for frame in chunk
-                ]
+                [f.prepared if f.prepared is not None else prepare(f.image, size) for f in due]
             )
         with timer.stage("cam"):
-            explanations = explainer.explain_batch(inputs)
+            explained = dict(
+                zip((f.index for f in due), explainer.explain_batch(inputs), strict=True)
+            )
         shares = {
             "read_wait": timer.last("read_wait"),
-            "preprocess": timer.last("preprocess") / len(chunk),
-            "cam": timer.last("cam") / len(chunk),
+            "preprocess": timer.last("preprocess") / len(due),
+            "cam": timer.last("cam") / len(due),
         }
-        for frame, explanation in zip(chunk, explanations, strict=True):
-            target = explanation.targets[0]
-            heatmap = smoother(target.heatmap)
-            worker.submit(Processed(frame, explanation, target, heatmap, dict(shares)))
+        for frame in chunk:
+            timings = {"read_wait": shares["read_wait"]}
+            if frame.index in explained:
+                explanation = explained[frame.index]
+                summary.maps += 1
+                heatmap = smoother(explanation.targets[0].heatmap)
+                held = _HeldMap(explanation, frame, summary.maps, heatmap)
+                timings = shares
+            fields = {
+                "map_seq": held.seq,
+                "map_age_ms": round((frame.time_s - held.frame.time_s) * 1000.0, 1),
+            }
+            target = held.explanation.targets[0]
+            worker.submit(
+                Processed(
+                    frame, held.explanation, target, held.heatmap, dict(timings), None, fields
+                )
+            )
         done += len(chunk)
         if progress is not None:
             progress(done, source.info.frame_count)
@@ -105,6 +134,7 @@ def annotate_video(
     progress: ProgressCallback | None = None,
     max_frames: int | None = None,
     overwrite: bool = False,
+    refresh: int = 1,
 ) -> RunSummary:
     """Write ``output``: the source with the heatmap of its first target blended
     into every frame, at the source's size and frame rate.
@@ -122,6 +152,8 @@ def annotate_video(
         progress: Called with (frames done, frames expected or None).
         max_frames: Stop after this many frames.
         overwrite: Replace existing outputs (never an input).
+        refresh: Compute a map every ``refresh``-th frame and blend it into the
+            frames up to the next one (1: every frame).
 
     Returns:
         The run's summary (``interrupted`` after Ctrl-C/SIGTERM).
@@ -133,6 +165,8 @@ def annotate_video(
     """
     if batch < 1:
         raise LivecamError(f"batch must be at least 1, got {batch}")
+    if refresh < 1:
+        raise LivecamError(f"refresh must be at least 1, got {refresh}")
     renderer = renderer or HeatmapRenderer()
     timer = StageTimer()
     summary = RunSummary(source=str(source_spec))
@@ -153,7 +187,16 @@ def annotate_video(
             worker = OutputWorker(renderer, timer, sink, heat_sink, log)
             try:
                 process_frames(
-                    source, explainer, worker, timer, summary, batch, smooth, progress, max_frames
+                    source,
+                    explainer,
+                    worker,
+                    timer,
+                    summary,
+                    batch,
+                    smooth,
+                    progress,
+                    max_frames,
+                    refresh,
                 )
             except KeyboardInterrupt:
                 summary.interrupted = True
@@ -164,6 +207,8 @@ def annotate_video(
                     summary.frames_written = sink.frames_written
                     summary.elapsed_s = time.perf_counter() - started
                     summary.timings_ms = timer.summary_ms()
+                    if summary.elapsed_s > 0:
+                        summary.maps_per_s = summary.maps / summary.elapsed_s
                     stack.close()  # ...then the videos are finalised, whatever signal comes
             if worker.error is not None:
                 raise worker.error
