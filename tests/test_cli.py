@@ -113,7 +113,6 @@ def test_class_option_by_name(samples, tmp_path):
             ["--model", "vgg16", "--method", "cam", "--weights", "none"],
             "needs GlobalAveragePooling2D",
         ),
-        (["--model", "vgg16", "--input-size", "128", "--weights", "none"], "input size 128"),
     ],
 )
 def test_errors_are_one_line_and_exit_one(samples, tmp_path, args, message):
