@@ -28,8 +28,8 @@ def settle(governor: Governor, base: float, load: float = 1.0, steps: int = 200)
 
 
 def test_the_ladder_goes_down_in_size_from_the_native_one():
-    assert [lv.input_size for lv in VGG_LEVELS] == [224, 192, 160, 128, 112, 96]
-    assert [lv.input_size for lv in ladder(160)] == [160, 128, 112, 96]
+    assert [lv.input_size for lv in VGG_LEVELS] == [224, 192, 160, 128, 112, 96, 80, 64]
+    assert [lv.input_size for lv in ladder(160)] == [160, 128, 112, 96, 80, 64]
 
 
 def test_goes_straight_to_the_best_level_that_sustains_the_target():
@@ -58,7 +58,7 @@ def test_full_quality_stays_when_it_fits():
 def test_no_level_fast_enough_gives_the_fastest():
     governor = Governor(100, VGG_LEVELS)
     settle(governor, base=0.25)
-    assert governor.level == QualityLevel(96)
+    assert governor.level == QualityLevel(64)
 
 
 def test_steps_down_under_load_and_climbs_back_when_it_goes():
@@ -90,7 +90,7 @@ def test_measured_costs_correct_the_pixel_prediction():
 def test_rejected_levels_are_never_chosen():
     governor = Governor(15, VGG_LEVELS, known_costs={lv: cost_at(lv, 0.25) for lv in VGG_LEVELS})
     governor.reject(QualityLevel(96))
-    assert governor.choose(1.0) == QualityLevel(112)
+    assert governor.choose(1.0) == QualityLevel(80)  # 112 does not fit: the next that does
 
 
 def test_steps_at_a_previous_level_are_ignored():
