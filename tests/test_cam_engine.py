@@ -55,7 +55,7 @@ def test_bad_targets_and_methods_are_errors(tiny, noise_batch):
     with pytest.raises(TargetError):
         CamEngine(tiny)(noise_batch, [ClassTarget(99)])
     with pytest.raises(MethodError, match="gradcam"):
-        CamEngine(tiny, "scorecam")
+        CamEngine(tiny, "nosuchcam")
     with pytest.raises(MethodError, match="score"):
         CamEngine(tiny, score="loss")
 
@@ -117,6 +117,10 @@ def test_nested_models_work_and_match_the_flat_model(noise_batch, method):
     for nested in (sequential, functional):
         bundle = bundle_of(nested)
         assert bundle.cam_layer == "c2", "auto-detection must look inside the nested model"
+        if METHODS[method].needs_head:  # the head cannot run alone inside a nested model
+            with pytest.raises(MethodError, match="runs the layers after 'c2' alone"):
+                CamEngine(bundle, method)
+            continue
         maps = CamEngine(bundle, method)(noise_batch).maps
         np.testing.assert_allclose(maps, expected, atol=1e-5)
 
@@ -320,3 +324,168 @@ def test_gradcam_plus_plus_refuses_the_probability_score(tiny):
     with pytest.raises(MethodError, match="needs score 'logit'"):
         CamEngine(tiny, "gradcam++", score="probability")
     CamEngine(tiny, "gradcam", score="probability")  # the other methods take either
+
+
+# Every method against a plain numpy version of its formula ------------------------
+
+
+@pytest.fixture(scope="module")
+def probe():
+    """A tiny model whose gradients vary over space (a ReLU conv after the CAM
+    layer), its numpy head, and what the untouched model computes on a batch."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(11)
+    inputs = keras.Input((32, 32, 3))
+    a = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="cam")(inputs)
+    x = keras.layers.Conv2D(6, 1, activation="relu", name="after")(a)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    user = keras.Model(inputs, keras.layers.Dense(4, name="logits")(x))
+    images = np.random.default_rng(3).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    x = images / 255.0
+    bundle = bundle_of(user, layer="cam")
+    classes = CamEngine(bundle)(images).class_ids[:, 0]
+    cam = keras.Model(user.inputs, user.get_layer("cam").output)
+    w1, b1 = (v.astype(np.float64) for v in user.get_layer("after").get_weights())
+    w2, b2 = (v.astype(np.float64) for v in user.get_layer("logits").get_weights())
+
+    def head(acts):  # numpy: the layers after the CAM layer
+        hidden = np.maximum(np.einsum("...c,cd->...d", acts, w1[0, 0]) + b1, 0)
+        return hidden.mean(axis=(-3, -2)) @ w2 + b2
+
+    activations = tf.Variable(cam(x))
+    with tf.GradientTape(persistent=True) as tape:
+        scores = keras.Sequential(user.layers[2:])(activations)
+        chosen = [scores[i, int(c)] for i, c in enumerate(classes)]
+    grads = np.stack([tape.gradient(s, activations)[i].numpy() for i, s in enumerate(chosen)])
+    return {
+        "bundle": bundle,
+        "user": user,
+        "images": images,
+        "x": x,
+        "classes": classes,
+        "A": activations.numpy().astype(np.float64),
+        "G": grads.astype(np.float64),
+        "head": head,
+    }
+
+
+def projection(weighted):
+    flat = weighted.reshape(-1, weighted.shape[-1])
+    centred = flat - flat.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    proj = centred @ vt[0]
+    mass = flat.sum(axis=1)
+    if (proj * (mass - mass.mean())).sum() < 0:
+        proj = -proj
+    return proj.reshape(weighted.shape[:2])
+
+
+def numpy_map(method, probe, i):
+    A, G, c = probe["A"][i], probe["G"][i], int(probe["classes"][i])
+    if method == "gradcam":
+        return (A * G.mean(axis=(0, 1))).sum(-1)
+    if method == "hirescam":
+        return (G * A).sum(-1)
+    if method == "gradcam-elementwise":
+        return np.maximum(G * A, 0).sum(-1)
+    if method == "xgradcam":
+        return (A * ((G * A).sum((0, 1)) / (A.sum((0, 1)) + 1e-7))).sum(-1)
+    if method == "layercam":
+        return (np.maximum(G, 0) * A).sum(-1)
+    if method == "eigencam":
+        return projection(A)
+    if method == "eigengradcam":
+        return projection(G * A)
+    if method == "ablationcam":
+        y = probe["head"](A)[c]
+        dropped = []
+        for k in range(A.shape[-1]):
+            ablated = A.copy()
+            ablated[..., k] = 0
+            dropped.append(probe["head"](ablated)[c])
+        return (A * ((y - np.array(dropped)) / y)).sum(-1)
+    if method == "scorecam":
+        import cv2
+
+        scores = []
+        for k in range(A.shape[-1]):
+            mask = cv2.resize(
+                A[..., k].astype(np.float32), (32, 32), interpolation=cv2.INTER_LINEAR
+            )
+            span = mask.max() - mask.min()
+            mask = (mask - mask.min()) / (span if span > 0 else 1)
+            masked = probe["x"][i] * mask[..., None]
+            scores.append(probe["user"](masked[None].astype(np.float32)).numpy()[0, c])
+        weights = np.exp(scores - np.max(scores))
+        return (A * weights / weights.sum()).sum(-1)
+    raise AssertionError(method)
+
+
+FORMULAS = [
+    "gradcam",
+    "hirescam",
+    "gradcam-elementwise",
+    "xgradcam",
+    "layercam",
+    "eigencam",
+    "eigengradcam",
+    "scorecam",
+    "ablationcam",
+]
+
+
+@pytest.mark.parametrize("method", FORMULAS)
+def test_every_method_matches_its_formula_in_numpy(probe, method):
+    out = CamEngine(probe["bundle"], method)(probe["images"])
+    np.testing.assert_array_equal(out.class_ids[:, 0], probe["classes"])
+    for i in range(len(probe["images"])):
+        expected = np.maximum(numpy_map(method, probe, i), 0)
+        assert expected.max() > 0, "a non-trivial map"
+        assert corr(out.maps[i, 0], expected / expected.max()) >= 0.999, method
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_is_traced_once_for_a_whole_video(tiny, method):
+    engine = CamEngine(tiny, method)
+    rng = np.random.default_rng(0)
+    for size in (1, 3, 1, 2, 4, 1):
+        out = engine(rng.integers(0, 256, (size, 32, 32, 3), dtype=np.uint8))
+        assert out.maps.shape[0] == size and np.isfinite(out.maps).all()
+    assert engine.trace_count == 1
+
+
+def test_eigencam_is_never_inverted(probe):
+    # The SVD's sign is arbitrary: the map must follow where the activations are.
+    out = CamEngine(probe["bundle"], "eigencam")(probe["images"])
+    for i in range(len(probe["images"])):
+        assert corr(out.maps[i, 0], probe["A"][i].sum(-1)) > 0
+
+
+def test_eigen_smooth_projects_the_weighted_activations(probe):
+    out = CamEngine(probe["bundle"], "gradcam", eigen_smooth=True)(probe["images"])
+    for i in range(len(probe["images"])):
+        A, G = probe["A"][i], probe["G"][i]
+        expected = np.maximum(projection(A * G.mean(axis=(0, 1))), 0)
+        assert corr(out.maps[i, 0], expected / expected.max()) >= 0.999
+
+
+def test_aug_smooth_averages_flips_and_intensities(probe):
+    fixed = [ClassTarget(1)]
+    engine = CamEngine(probe["bundle"], "gradcam", aug_smooth=True)
+    plain = CamEngine(probe["bundle"], "gradcam")(probe["images"], fixed).maps
+    smooth = engine(probe["images"], fixed).maps
+    mirrored = engine(probe["images"][:, :, ::-1].copy(), fixed).maps
+    # The augmented set of a mirrored image is the same set: its map is the mirror.
+    np.testing.assert_allclose(mirrored[:, 0, :, ::-1], smooth[:, 0], atol=1e-5)
+    assert not np.allclose(plain, smooth, atol=1e-3), "smoothing changes the map"
+    assert smooth.max() == pytest.approx(1.0) and smooth.min() >= 0
+
+
+def test_max_channels_keeps_the_strongest_channels(probe):
+    full = CamEngine(probe["bundle"], "scorecam")(probe["images"]).maps
+    few = CamEngine(probe["bundle"], "scorecam", max_channels=3)(probe["images"]).maps
+    assert few.shape == full.shape and not np.allclose(few, full)
+    with pytest.raises(MethodError, match="applies to scorecam"):
+        CamEngine(probe["bundle"], "gradcam", max_channels=3)

@@ -84,7 +84,6 @@ def test_measured_costs_correct_the_pixel_prediction():
     assert governor.estimate(QualityLevel(112)) == pytest.approx(0.025)
     governor.best_costs[QualityLevel(160)] = 0.08  # slower than pixels predict
     assert governor.estimate(QualityLevel(160)) == 0.08
-    assert governor.estimate(QualityLevel(128)) == pytest.approx(0.08 * (128 / 160) ** 2)
 
 
 def test_rejected_levels_are_never_chosen():
@@ -140,3 +139,15 @@ def test_an_unwritable_cache_is_not_fatal(tmp_path):
     cache = CostCache(blocker / "sub" / "governor.json", machine="box")
     cache.update("lite0", "gradcam", {QualityLevel(224): 0.03})
     cache.save()  # no exception
+
+
+def test_two_measured_sizes_teach_it_the_fixed_cost():
+    # VGG16's dense head costs the same at every size: 40 ms + 200 ms per 224x224.
+    def vgg(level):
+        return 0.040 + 0.200 * (level.input_size / 224) ** 2
+
+    governor = Governor(15, VGG_LEVELS, known_costs={QualityLevel(224): vgg(QualityLevel(224))})
+    assert governor.estimate(QualityLevel(96)) < vgg(QualityLevel(96))  # pixels alone: optimistic
+    governor.best_costs[QualityLevel(160)] = vgg(QualityLevel(160))
+    assert governor.estimate(QualityLevel(96)) == pytest.approx(vgg(QualityLevel(96)))
+    assert governor.estimate(QualityLevel(64)) == pytest.approx(vgg(QualityLevel(64)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,22 @@ from livecam.models import LoadedModel, load_model
 from livecam.models.labels import short_label
 
 TOP_PREDICTIONS = 5
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    """How the engine runs a method (see :class:`~livecam.cam.CamEngine`).
+
+    Attributes:
+        eigen_smooth: First principal component of the weighted activations
+            instead of their sum.
+        aug_smooth: Average the maps of flipped and intensity-scaled copies.
+        max_channels: Score-CAM scores only this many channels.
+    """
+
+    eigen_smooth: bool = False
+    aug_smooth: bool = False
+    max_channels: int | None = None
 
 
 @dataclass
@@ -73,9 +89,10 @@ class Explainer:
 
     Args:
         model: A :class:`LoadedModel` or a spec for :func:`load_model`.
-        method: ``gradcam``, ``gradcam++`` or ``cam``.
+        method: A name of :data:`livecam.cam.METHODS` (``gradcam``, ``scorecam``, ...).
         targets: What to explain; default the top-1 class.
         score: ``logit`` or ``probability``.
+        method_options: Smoothing and Score-CAM options of the engine.
         top_predictions: How many predictions to report per frame.
         **load_options: Passed to :func:`load_model` when ``model`` is a spec.
     """
@@ -87,10 +104,12 @@ class Explainer:
         targets: Sequence[Target] | None = None,
         score: str = "logit",
         top_predictions: int = TOP_PREDICTIONS,
+        method_options: MethodOptions | None = None,
         **load_options,
     ) -> None:
         self.model = model if isinstance(model, LoadedModel) else load_model(model, **load_options)
-        self.engine = CamEngine(self.model, method, score)
+        self.method_options = method_options or MethodOptions()
+        self.engine = CamEngine(self.model, method, score, **asdict(self.method_options))
         self.targets = list(targets or top(1))
         encode(self.targets, self.model.num_classes)  # fail early on a bad target
         self.top_predictions = min(top_predictions, self.model.num_classes)

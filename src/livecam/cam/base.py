@@ -1,23 +1,56 @@
 """The shared base of every CAM method.
 
-A method only says how to weight the channels of the CAM layer's activations;
-the engine owns the forward pass, the gradient tape, the weighted sum, the ReLU
-and the normalisation.
+A method turns what the engine computed (the CAM layer's activations, the
+gradients of the explained score, and ways to score other inputs) into
+*weighted activations* ``[batch, h, w, channels]``; the engine sums them over
+the channels (or, with eigen-smooth, projects them on their first principal
+component), applies the ReLU and normalises. Most methods only weight
+channels: they override :meth:`CamMethod.channel_weights`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 import tensorflow as tf
 
+# (inputs, class ids) -> the explained score of each input, [n]
+ScoreFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+@dataclass(frozen=True)
+class CamInputs:
+    """What a method may use, all float32 and batched.
+
+    Attributes:
+        activations: The CAM layer's output ``[batch, h, w, channels]``.
+        gradients: d(explained score)/d(activations), or None for methods
+            that need none.
+        class_ids: The class each map explains, ``[batch]`` int32.
+        images: The preprocessed model input ``[batch, H, W, 3]``.
+        score: Scores other model inputs: ``score(inputs, class_ids)``.
+        head_score: Scores other activations by running only the layers after
+            the CAM layer, or None where the model cannot be split there.
+    """
+
+    activations: tf.Tensor
+    gradients: tf.Tensor | None
+    class_ids: tf.Tensor
+    images: tf.Tensor
+    score: ScoreFunction
+    head_score: ScoreFunction | None
+
 
 class CamMethod:
-    """One way of turning activations (and gradients) into channel weights.
+    """One way of weighting the CAM layer's activations.
 
-    Subclasses set ``name`` and ``paper`` and override :meth:`channel_weights`.
-    A method that needs no gradients sets ``uses_gradients = False``, and the
-    engine then skips the backward pass.
+    Subclasses set ``name`` and ``paper`` and override :meth:`channel_weights`
+    (one weight per channel) or, for per-pixel methods, :meth:`weighted`.
+    Flags tell the engine what to run: ``uses_gradients = False`` skips the
+    backward pass, ``logit_only`` refuses the probability score,
+    ``projects`` always takes the first principal component (Eigen-CAM).
     """
 
     name: ClassVar[str]
@@ -25,18 +58,37 @@ class CamMethod:
     uses_gradients: ClassVar[bool] = True
     # Closed-form weights that assume the explained score is exp(logit) need the logit.
     logit_only: ClassVar[bool] = False
+    projects: ClassVar[bool] = False
+    needs_head: ClassVar[bool] = False  # runs the layers after the CAM layer alone
 
     def prepare(self, model, cam_layer: str) -> None:
         """Check the model suits the method and read what it needs from it."""
 
-    def channel_weights(
-        self, activations: tf.Tensor, gradients: tf.Tensor | None, class_ids: tf.Tensor
-    ) -> tf.Tensor:
-        """Weights ``[batch, channels]`` for activations ``[batch, h, w, channels]``.
-
-        Args:
-            activations: The CAM layer's output, float32.
-            gradients: d(target score)/d(activations), or None without gradients.
-            class_ids: The target class of each image, ``[batch]`` int32.
-        """
+    def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
+        """One weight per channel, ``[batch, channels]``."""
         raise NotImplementedError
+
+    def weighted(self, inputs: CamInputs) -> tf.Tensor:
+        """Weighted activations ``[batch, h, w, k]``, summed over ``k`` for the map."""
+        weights = self.channel_weights(inputs)
+        return inputs.activations * weights[:, None, None, :]
+
+
+def first_component(weighted: tf.Tensor) -> tf.Tensor:
+    """Each image's weighted activations projected on their first principal
+    component: ``[batch, h, w, k]`` -> ``[batch, h, w]``.
+
+    The positions are centred, then projected on the first right singular
+    vector. An SVD's sign is arbitrary, so it is fixed: the projection must
+    correlate positively with the plain channel sum (where the activation mass
+    is), never an inverted map.
+    """
+    shape = tf.shape(weighted)
+    flat = tf.reshape(weighted, [shape[0], shape[1] * shape[2], shape[3]])
+    centred = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
+    _, _, v = tf.linalg.svd(centred)
+    projection = tf.linalg.matvec(centred, v[:, :, 0])  # [batch, hw]
+    mass = tf.reduce_sum(flat, axis=2)
+    agreement = tf.reduce_sum(projection * (mass - tf.reduce_mean(mass, 1, keepdims=True)), 1)
+    sign = tf.where(agreement < 0.0, -1.0, 1.0)
+    return tf.reshape(projection * sign[:, None], shape[:3])

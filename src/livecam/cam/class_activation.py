@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamMethod
+from livecam.cam.base import CamInputs, CamMethod
 from livecam.errors import MethodError
 from livecam.models import graph
 
@@ -31,6 +31,6 @@ class ClassActivationMap(CamMethod):
             )
         self._kernel = dense.kernel  # [channels, classes]
 
-    def channel_weights(self, activations, gradients, class_ids):
+    def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
         kernel = tf.cast(self._kernel, tf.float32)
-        return tf.transpose(tf.gather(kernel, class_ids, axis=1))
+        return tf.transpose(tf.gather(kernel, inputs.class_ids, axis=1))

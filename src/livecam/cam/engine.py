@@ -2,6 +2,8 @@
 
 The step is traced once per number of targets: its input signature fixes the
 image size and leaves the batch free, so a whole video is a single trace.
+Every method runs inside it, batched, including the extra forward passes of
+Score-CAM and the head passes of Ablation-CAM, and so do the smoothing options.
 """
 
 from __future__ import annotations
@@ -12,26 +14,62 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from livecam.cam.base import CamMethod
+from livecam.cam.ablationcam import AblationCam
+from livecam.cam.base import CamInputs, CamMethod, first_component
 from livecam.cam.class_activation import ClassActivationMap
+from livecam.cam.eigencam import EigenCam, EigenGradCam
 from livecam.cam.gradcam import GradCam
+from livecam.cam.gradcam_elementwise import GradCamElementwise
 from livecam.cam.gradcam_plus_plus import GradCamPlusPlus
+from livecam.cam.hirescam import HiResCam
+from livecam.cam.layercam import LayerCam
+from livecam.cam.scorecam import ScoreCam
 from livecam.cam.targets import Target, encode, top
+from livecam.cam.xgradcam import XGradCam
 from livecam.errors import MethodError
 from livecam.models import LoadedModel, graph
 
 METHODS: dict[str, type[CamMethod]] = {
-    method.name: method for method in (GradCam, GradCamPlusPlus, ClassActivationMap)
+    method.name: method
+    for method in (
+        GradCam,
+        GradCamPlusPlus,
+        ClassActivationMap,
+        HiResCam,
+        GradCamElementwise,
+        XGradCam,
+        LayerCam,
+        EigenCam,
+        EigenGradCam,
+        ScoreCam,
+        AblationCam,
+    )
 }
 SCORES = ("logit", "probability")
+# Test-time augmentation of --aug-smooth, as in pytorch-grad-cam (ttach):
+# horizontal flip x intensity factors. The original comes first.
+AUGMENTATIONS = tuple((flip, factor) for flip in (False, True) for factor in (1.0, 0.9, 1.1))
 
 
-def make_method(name: str) -> CamMethod:
-    """A CAM method by name (``gradcam``, ``gradcam++``, ``cam``)."""
+def make_method(name: str, max_channels: int | None = None) -> CamMethod:
+    """A CAM method by name (see :data:`METHODS`).
+
+    Args:
+        name: The method's name, e.g. ``gradcam`` or ``scorecam``.
+        max_channels: For ``scorecam``: score only the channels with the
+            highest mean activation.
+    """
     try:
-        return METHODS[name.lower()]()
+        method = METHODS[name.lower()]()
     except KeyError:
         raise MethodError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
+    if max_channels is not None:
+        if not hasattr(method, "max_channels"):
+            raise MethodError(f"--max-channels applies to scorecam, not {method.name!r}")
+        if max_channels < 1:
+            raise MethodError(f"--max-channels must be at least 1, got {max_channels}")
+        method.max_channels = max_channels
+    return method
 
 
 @dataclass
@@ -70,11 +108,20 @@ class CamEngine:
         >>> out = engine(batch_rgb_uint8, targets=top(3))
     """
 
-    def __init__(self, model: LoadedModel, method: str = "gradcam", score: str = "logit") -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        method: str = "gradcam",
+        score: str = "logit",
+        *,
+        eigen_smooth: bool = False,
+        aug_smooth: bool = False,
+        max_channels: int | None = None,
+    ) -> None:
         if score not in SCORES:
             raise MethodError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
         self.model = model
-        self.method = make_method(method)
+        self.method = make_method(method, max_channels)
         if self.method.logit_only and score != "logit":
             raise MethodError(
                 f"method {self.method.name!r} derives its weights for an exponential of the "
@@ -82,9 +129,25 @@ class CamEngine:
             )
         self.method.prepare(model.model, model.cam_layer)
         self.score = score
+        self.eigen_smooth = eigen_smooth
+        self.aug_smooth = aug_smooth
         self._feature_model = graph.feature_and_output_model(model.model, model.cam_layer)
+        self._head = self._head_model() if self.method.needs_head else None
         self._steps: dict[int, tf.types.experimental.GenericFunction] = {}
         self.trace_count = 0
+
+    def _head_model(self):
+        """The layers after the CAM layer as a model of their own."""
+        import keras
+
+        try:
+            layer = self.model.model.get_layer(self.model.cam_layer)
+            return keras.Model(layer.output, self.model.model.output)
+        except (ValueError, KeyError) as exc:
+            raise MethodError(
+                f"method {self.method.name!r} runs the layers after {self.model.cam_layer!r} "
+                f"alone, which model {self.model.name!r} does not allow: {exc}"
+            ) from None
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -117,20 +180,56 @@ class CamEngine:
         fixed = tf.broadcast_to(targets[None, :], tf.shape(by_rank))
         return tf.where(fixed >= 0, fixed, by_rank)
 
+    def _probabilities(self, logits: tf.Tensor) -> tf.Tensor:
+        sigmoid = self.model.normalisation == "sigmoid"
+        return tf.nn.sigmoid(logits) if sigmoid else tf.nn.softmax(logits)
+
+    def _explained(self, scores: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
+        """The explained score (logit or probability) of each row's class."""
+        logits = tf.cast(scores, tf.float32)
+        explained = self._probabilities(logits) if self.score == "probability" else logits
+        return tf.gather(explained, class_ids, batch_dims=1)
+
+    def _score(self, inputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
+        return self._explained(self.model.model(inputs, training=False), class_ids)
+
+    def _head_score(self, activations: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
+        return self._explained(self._head(activations, training=False), class_ids)
+
+    def _augmented(self, inputs: tf.Tensor) -> tf.Tensor:
+        if not self.aug_smooth:
+            return inputs
+        copies = [
+            (tf.reverse(inputs, axis=[2]) if flip else inputs) * factor
+            for flip, factor in AUGMENTATIONS
+        ]
+        return tf.concat(copies, axis=0)
+
+    def _merged(self, maps: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+        """The augmented copies' maps mapped back (unflipped) and averaged."""
+        if not self.aug_smooth:
+            return maps
+        parts = tf.split(maps, len(AUGMENTATIONS), axis=0)
+        restored = [
+            tf.reverse(part, axis=[2]) if flip else part
+            for part, (flip, _) in zip(parts, AUGMENTATIONS, strict=True)
+        ]
+        return normalise(tf.reduce_mean(tf.stack(restored), axis=0))
+
     def _compute(self, images: tf.Tensor, targets: tf.Tensor):
         self.trace_count += 1  # runs only while tracing
         num_targets = targets.shape[0]
         inputs = self.model.preprocess(tf.cast(images, tf.float32))
+        batch = tf.shape(inputs)[0]
+        copies = len(AUGMENTATIONS) if self.aug_smooth else 1
+        stacked = self._augmented(inputs)
         with tf.GradientTape(persistent=True) as tape:
-            activations, scores = self._feature_model(inputs, training=False)
+            activations, scores = self._feature_model(stacked, training=False)
             logits = tf.cast(scores, tf.float32)
-            normalise_scores = (
-                tf.nn.sigmoid if self.model.normalisation == "sigmoid" else tf.nn.softmax
-            )
-            probabilities = normalise_scores(logits)
-            class_ids = self._class_ids(probabilities, targets)
-            explained = probabilities if self.score == "probability" else logits
-            chosen = tf.gather(explained, class_ids, batch_dims=1)
+            probabilities = self._probabilities(logits)[:batch]
+            class_ids = self._class_ids(probabilities, targets)  # from the originals
+            every_copy = tf.tile(class_ids, [copies, 1])
+            chosen = self._explained(scores, every_copy)
             per_target = [chosen[:, k] for k in range(num_targets)]
         features = tf.cast(activations, tf.float32)
         maps = []
@@ -138,7 +237,14 @@ class CamEngine:
             gradients = None
             if self.method.uses_gradients:
                 gradients = tf.cast(tape.gradient(per_target[k], activations), tf.float32)
-            weights = self.method.channel_weights(features, gradients, class_ids[:, k])
-            maps.append(normalise(tf.reduce_mean(features * weights[:, None, None, :], axis=-1)))
+            cam_inputs = CamInputs(
+                features, gradients, every_copy[:, k], stacked, self._score, self._head_score
+            )
+            weighted = self.method.weighted(cam_inputs)
+            if self.method.projects or self.eigen_smooth:
+                raw = first_component(weighted)
+            else:
+                raw = tf.reduce_sum(weighted, axis=-1)
+            maps.append(self._merged(normalise(raw), batch))
         del tape
         return tf.stack(maps, axis=1), probabilities, class_ids

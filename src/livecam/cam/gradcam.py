@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamMethod
+from livecam.cam.base import CamInputs, CamMethod
 
 
 class GradCam(CamMethod):
@@ -13,5 +13,5 @@ class GradCam(CamMethod):
     name = "gradcam"
     paper = "https://arxiv.org/abs/1610.02391"
 
-    def channel_weights(self, activations, gradients, class_ids):
-        return tf.reduce_mean(gradients, axis=(1, 2))
+    def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
+        return tf.reduce_mean(inputs.gradients, axis=(1, 2))

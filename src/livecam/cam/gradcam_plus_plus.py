@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamMethod
+from livecam.cam.base import CamInputs, CamMethod
 
 
 class GradCamPlusPlus(CamMethod):
@@ -18,7 +18,8 @@ class GradCamPlusPlus(CamMethod):
     paper = "https://arxiv.org/abs/1710.11063"
     logit_only = True
 
-    def channel_weights(self, activations, gradients, class_ids):
+    def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
+        activations, gradients = inputs.activations, inputs.gradients
         grads_2 = tf.square(gradients)
         grads_3 = grads_2 * gradients
         activation_sums = tf.reduce_sum(activations, axis=(1, 2), keepdims=True)

@@ -19,10 +19,11 @@ from livecam.cli.image import print_result
 
 @app.command()
 def models() -> None:
-    """List the built-in models with their input size and detected CAM layer.
+    """List the built-in models (input size, detected CAM layer) and the CAM methods.
 
     Builds each architecture with random weights (nothing is downloaded).
     """
+    from livecam.cam import METHODS
     from livecam.models import load_model, model_names
 
     with reported_errors():
@@ -32,6 +33,10 @@ def models() -> None:
             height, width = bundle.input_size
             default = "  (default, offline)" if name == "lite0" else ""
             typer.echo(f"{name:<20} {height}x{width:<5} {bundle.cam_layer}{default}")
+        typer.echo(f"\n{'method':<20} {'gradients':<10} paper")
+        for name, method in METHODS.items():
+            gradients = "yes" if method.uses_gradients else "no"
+            typer.echo(f"{name:<20} {gradients:<10} {method.paper}")
 
 
 @app.command()

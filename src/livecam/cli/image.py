@@ -33,6 +33,9 @@ def image(
     layer: opt.Layer = None,
     labels: opt.Labels = None,
     method: opt.Method = "gradcam",
+    eigen_smooth: opt.EigenSmooth = False,
+    aug_smooth: opt.AugSmooth = False,
+    max_channels: opt.MaxChannels = None,
     score: opt.Score = "logit",
     top: opt.Top = None,
     class_: opt.Classes = None,
@@ -64,7 +67,8 @@ def image(
 
     with reported_errors():
         choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
-        explainer = choice.explainer(method, score)
+        options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
+        explainer = choice.explainer(method, score, options)
         renderer = HeatmapRenderer(alpha, colormap)
 
         def one(path: Path) -> None:

@@ -111,7 +111,30 @@ Weights = Annotated[
 Layer = Annotated[Optional[str], typer.Option(help="CAM layer; default: auto-detected.")]
 Labels = Annotated[Optional[Path], typer.Option(help="Labels file, one per line.")]
 Method = Annotated[
-    str, typer.Option(help="gradcam, gradcam++ or cam.", callback=_checked(check_method))
+    str,
+    typer.Option(
+        help="gradcam, gradcam++, cam, hirescam, gradcam-elementwise, xgradcam, layercam, "
+        "eigencam, eigengradcam, scorecam or ablationcam (see livecam models).",
+        callback=_checked(check_method),
+    ),
+]
+EigenSmooth = Annotated[
+    bool,
+    typer.Option(
+        "--eigen-smooth",
+        help="First principal component of the weighted activations instead of their sum.",
+    ),
+]
+AugSmooth = Annotated[
+    bool,
+    typer.Option("--aug-smooth", help="Average the maps of flipped and 0.9/1.0/1.1-scaled copies."),
+]
+MaxChannels = Annotated[
+    Optional[int],
+    typer.Option(
+        help="scorecam: score only the N most active channels (Faster Score-CAM).",
+        callback=at_least("--max-channels", 1),
+    ),
 ]
 Score = Annotated[
     str,
@@ -192,11 +215,22 @@ class ModelChoice:
         wanted = classes(bundle.labels, self.classes) if self.classes else top(self.top or 1)
         return bundle, wanted
 
-    def explainer(self, method: str, score: str):
+    def explainer(self, method: str, score: str, method_options=None):
         from livecam.explain import Explainer
 
         bundle, wanted = self.load()
-        return Explainer(bundle, method=method, targets=wanted, score=score)
+        return Explainer(
+            bundle, method=method, targets=wanted, score=score, method_options=method_options
+        )
+
+
+def method_options(eigen_smooth: bool, aug_smooth: bool, max_channels: int | None, method: str):
+    """The engine options, checked against the method."""
+    from livecam.explain import MethodOptions
+
+    if max_channels is not None and method.lower() != "scorecam":
+        raise LivecamError(f"--max-channels applies to scorecam, not {method!r}")
+    return MethodOptions(eigen_smooth, aug_smooth, max_channels)
 
 
 def check_outputs(paths: list[Path | None], inputs: list[Path], overwrite: bool) -> None:

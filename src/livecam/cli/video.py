@@ -57,6 +57,9 @@ def annotate(
     layer: opt.Layer = None,
     labels: opt.Labels = None,
     method: opt.Method = "gradcam",
+    eigen_smooth: opt.EigenSmooth = False,
+    aug_smooth: opt.AugSmooth = False,
+    max_channels: opt.MaxChannels = None,
     score: opt.Score = "logit",
     top: opt.Top = None,
     class_: opt.Classes = None,
@@ -93,7 +96,8 @@ def annotate(
             raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
         planned = [output or default_output(s, out_dir) for s in sources]
         opt.check_outputs([*planned, heatmap_out, log], sources, overwrite)
-        explainer = choice.explainer(method, score)
+        options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
+        explainer = choice.explainer(method, score, options)
         renderer = HeatmapRenderer(alpha, colormap)
         for source, target in zip(sources, planned, strict=True):
             try:
@@ -167,6 +171,9 @@ def webcam(
     layer: opt.Layer = None,
     labels: opt.Labels = None,
     method: opt.Method = "gradcam",
+    eigen_smooth: opt.EigenSmooth = False,
+    aug_smooth: opt.AugSmooth = False,
+    max_channels: opt.MaxChannels = None,
     score: opt.Score = "logit",
     top: opt.Top = None,
     class_: opt.Classes = None,
@@ -202,7 +209,8 @@ def webcam(
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         opt.check_outputs([record, log], inputs, overwrite)
         bundle, wanted = choice.load()
-        cache = ExplainerCache(bundle, method, wanted, score)
+        options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
+        cache = ExplainerCache(bundle, method, wanted, score, options)
         display = Display(enabled=not no_display)
         status = status_line  # used only while there is no window
         runner = LiveRunner(

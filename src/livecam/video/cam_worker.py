@@ -9,11 +9,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from livecam.cam import METHODS
 from livecam.cam.targets import Target
 from livecam.errors import LivecamError
-from livecam.explain import Explainer, Explanation
+from livecam.explain import Explainer, Explanation, MethodOptions
 from livecam.frames import prepare
 from livecam.models import LoadedModel
 from livecam.video.governor import QualityLevel
@@ -24,11 +25,19 @@ class ExplainerCache:
     """One :class:`Explainer` per (level, method), built on first use; safe
     to use from the CAM thread and the builder thread at once."""
 
-    def __init__(self, model: LoadedModel, method: str, targets: list[Target], score: str) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        method: str,
+        targets: list[Target],
+        score: str,
+        method_options: MethodOptions | None = None,
+    ) -> None:
         self.model = model
         self.method = method
         self.targets = targets
         self.score = score
+        self.method_options = method_options
         self._cache: dict[tuple[QualityLevel, str], Explainer] = {}
         self._lock = threading.Lock()
 
@@ -38,7 +47,10 @@ class ExplainerCache:
             if key in self._cache:
                 return self._cache[key]
         variant = self.model.variant(level.input_size, level.precision)  # slow: unlocked
-        explainer = Explainer(variant, key[1], self.targets, self.score)
+        options = self.method_options or MethodOptions()
+        if not hasattr(METHODS[key[1]], "max_channels"):  # cycling with m: Score-CAM's only
+            options = replace(options, max_channels=None)
+        explainer = Explainer(variant, key[1], self.targets, self.score, method_options=options)
         with self._lock:
             return self._cache.setdefault(key, explainer)
 

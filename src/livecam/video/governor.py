@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import platform
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from livecam.errors import LivecamError
 
@@ -81,15 +82,25 @@ class Governor:
         self._samples: list[float] = []
 
     def estimate(self, level: QualityLevel) -> float | None:
-        """The level's unloaded cost: measured, or the nearest measured level's
-        scaled by pixels (the CAM step's cost grows about with them)."""
+        """The level's unloaded cost: measured; else, from two or more measured
+        sizes, a fixed part plus a part per pixel fitted to them (a dense head
+        costs the same at every size); from one, that cost scaled by pixels."""
         if level in self.best_costs:
             return self.best_costs[level]
-        same_precision = [lv for lv in self.best_costs if lv.precision == level.precision]
-        if not same_precision:
+        known = [
+            (lv.input_size**2, c)
+            for lv, c in self.best_costs.items()
+            if lv.precision == level.precision
+        ]
+        if not known:
             return None
-        nearest = min(same_precision, key=lambda lv: abs(lv.input_size - level.input_size))
-        return self.best_costs[nearest] * (level.input_size / nearest.input_size) ** 2
+        pixels = level.input_size**2
+        if len({p for p, _ in known}) < 2:
+            nearest_pixels, cost = known[0]
+            return cost * pixels / nearest_pixels
+        per_pixel, fixed = np.polyfit(*zip(*known, strict=True), deg=1)
+        per_pixel, fixed = max(per_pixel, 0.0), max(fixed, 0.0)
+        return fixed + per_pixel * pixels
 
     def choose(self, load: float) -> QualityLevel:
         """The best level predicted to sustain the target under ``load`` (the
@@ -117,8 +128,10 @@ class Governor:
             return None
         cost = statistics.median(self._samples)
         self._samples.clear()
-        self.best_costs[level] = min(self.best_costs.get(level, math.inf), cost)
-        self.load = cost / self.best_costs[level]
+        if level not in self.best_costs:  # first seen under the load measured last
+            self.best_costs[level] = cost / self.load
+        self.load = max(1.0, cost / self.best_costs[level])
+        self.best_costs[level] = min(self.best_costs[level], cost)
         wanted = self.choose(self.load)
         return wanted if wanted != self.level else None
 

@@ -1,0 +1,32 @@
+"""Eigen-CAM: Muhammad & Yeasin, IJCNN 2020, https://arxiv.org/abs/2008.00299,
+and Eigen-Grad-CAM, its gradient-weighted variant (pytorch-grad-cam)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from livecam.cam.base import CamInputs, CamMethod
+
+
+class EigenCam(CamMethod):
+    """The activations' first principal component: no gradient, no class (the
+    map is the same whatever the target)."""
+
+    name = "eigencam"
+    paper = "https://arxiv.org/abs/2008.00299"
+    uses_gradients = False
+    projects = True
+
+    def weighted(self, inputs: CamInputs) -> tf.Tensor:
+        return inputs.activations
+
+
+class EigenGradCam(CamMethod):
+    """The first principal component of gradients times activations."""
+
+    name = "eigengradcam"
+    paper = "https://arxiv.org/abs/2008.00299"
+    projects = True
+
+    def weighted(self, inputs: CamInputs) -> tf.Tensor:
+        return inputs.gradients * inputs.activations
