@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from livecam.bench.runner import BenchResult
+from livecam.tables import aligned
 
 TABLE_COLUMNS = (
     "config",
@@ -58,12 +59,4 @@ def markdown_table(results: list[BenchResult]) -> str:
 
 
 def text_table(results: list[BenchResult]) -> str:
-    rows = [list(TABLE_COLUMNS), *(table_row(r) for r in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
-    return "\n".join(
-        "  ".join(
-            cell.rjust(w) if i else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    )
+    return aligned([list(TABLE_COLUMNS), *(table_row(r) for r in results)])

@@ -15,11 +15,6 @@ from livecam.cli.app import app, reported_errors
 from livecam.errors import LivecamError
 
 
-def _values(raw: list[str] | None, default: list[str]) -> list[str]:
-    """Repeated options and comma-separated values alike: ``--x 1 --x 2`` or ``--x 1,2``."""
-    return [v.strip() for item in (raw or default) for v in item.split(",") if v.strip()]
-
-
 @app.command()
 def bench(
     model: Annotated[
@@ -64,15 +59,15 @@ def bench(
     with reported_errors():
         sizes = [
             None if s == "native" else _int(s, "--input-size")
-            for s in _values(input_size, ["native"])
+            for s in opt.values(input_size, ["native"])
         ]
         configs = expand_matrix(
-            model=_values(model, ["lite0"]),
+            model=opt.values(model, ["lite0"]),
             weights=[weights],
-            method=_values(method, ["gradcam"]),
+            method=opt.values(method, ["gradcam"]),
             input_size=sizes,
-            precision=_values(precision, ["float32"]),
-            batch=[_int(b, "--batch") for b in _values(batch, ["1"])],
+            precision=opt.values(precision, ["float32"]),
+            batch=[_int(b, "--batch") for b in opt.values(batch, ["1"])],
         )
         for config in configs:
             opt.check_method(config.method)
@@ -94,7 +89,7 @@ def bench(
                 configs,
                 source or str(sample_video()),
                 frames,
-                tuple(_values(baseline, [])),
+                tuple(opt.values(baseline, [])),
                 on_result=show,
             )
         if as_json:

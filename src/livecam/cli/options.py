@@ -254,3 +254,8 @@ def check_outputs(paths: list[Path | None], inputs: list[Path], overwrite: bool)
         if path.exists() and not overwrite:
             raise LivecamError(f"{path} exists; pass --overwrite to replace it")
         check_writable_dir(path.parent)
+
+
+def values(raw: list[str] | None, default: list[str]) -> list[str]:
+    """Repeated options and comma-separated values alike: ``--x 1 --x 2`` or ``--x 1,2``."""
+    return [v.strip() for item in (raw or default) for v in item.split(",") if v.strip()]

@@ -1,0 +1,155 @@
+"""Localisation and faithfulness metrics for saliency maps.
+
+All take a map at any resolution and upsample it (cubic) to the image; the
+perturbation metrics work on the model-input image and score every perturbed
+copy of a curve in one batched call of ``probabilities``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from livecam.evaluate.annotations import Box
+
+POINTING_TOLERANCE_PX = 15
+CURVE_STEPS = 16
+ROAD_PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+IMPUTER_ITERATIONS = 100
+IMPUTER_NOISE = 0.01 * 255  # the noisy linear imputer's noise, in pixel units
+
+# RGB uint8 images [n, H, W, 3] -> class probabilities [n, classes]
+Probabilities = Callable[[np.ndarray], np.ndarray]
+
+
+def upsample(heatmap: np.ndarray, width: int, height: int) -> np.ndarray:
+    return cv2.resize(heatmap.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def pointing_hit(
+    heatmap: np.ndarray,
+    boxes: Sequence[Box],
+    width: int,
+    height: int,
+    tolerance: float = POINTING_TOLERANCE_PX,
+) -> bool:
+    """The pointing game (Zhang et al., ECCV 2016): the map's maximum, at image
+    resolution, lies within ``tolerance`` pixels of a box of the class."""
+    full = upsample(heatmap, width, height)
+    y, x = np.unravel_index(int(np.argmax(full)), full.shape)
+    px, py = x + 0.5, y + 0.5  # the pixel's centre
+    for box in boxes:
+        dx = max(box.x - px, 0.0, px - (box.x + box.w))
+        dy = max(box.y - py, 0.0, py - (box.y + box.h))
+        if np.hypot(dx, dy) <= tolerance:
+            return True
+    return False
+
+
+def _order(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Pixel indices, most salient first (ties broken by position, stably)."""
+    saliency = upsample(heatmap, width, height).ravel()
+    return np.argsort(-saliency, kind="stable")
+
+
+def _area(curve: np.ndarray) -> float:
+    """Area under a curve sampled at evenly spaced fractions of [0, 1]."""
+    curve = np.asarray(curve, np.float64)
+    return float((curve.sum() - (curve[0] + curve[-1]) / 2.0) / (len(curve) - 1))
+
+
+def deletion_insertion(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    class_index: int,
+    probabilities: Probabilities,
+    steps: int = CURVE_STEPS,
+) -> tuple[float, float]:
+    """Deletion and insertion AUC (Petsiuk et al., BMVC 2018, RISE).
+
+    Deletion sets pixels to zero, most salient first; insertion starts from a
+    blurred image and puts the original pixels back, most salient first. The
+    class probability is taken after each of ``steps`` equal steps. Lower
+    deletion and higher insertion are better.
+
+    Args:
+        image: RGB uint8 at the model's input size.
+    """
+    height, width = image.shape[:2]
+    order = _order(heatmap, height, width)
+    blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=5)
+    flat_image, flat_blurred = image.reshape(-1, 3), blurred.reshape(-1, 3)
+    deleted, inserted = [], []
+    for step in range(steps + 1):
+        chosen = order[: round(step * order.size / steps)]
+        removed = flat_image.copy()
+        removed[chosen] = 0
+        added = flat_blurred.copy()
+        added[chosen] = flat_image[chosen]
+        deleted.append(removed.reshape(image.shape))
+        inserted.append(added.reshape(image.shape))
+    scores = probabilities(np.stack(deleted + inserted))[:, class_index]
+    return _area(scores[: steps + 1]), _area(scores[steps + 1 :])
+
+
+def impute(image: np.ndarray, removed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The noisy linear imputer of ROAD: every removed pixel becomes the
+    weighted mean of its 8 neighbours (1/6 direct, 1/12 diagonal), solved by
+    relaxation with the kept pixels fixed, plus a little Gaussian noise.
+
+    Args:
+        image: RGB uint8.
+        removed: Boolean ``[H, W]``, True where a pixel is removed.
+    """
+    values = image.astype(np.float32)
+    kept = ~removed
+    if kept.any():
+        values[removed] = values[kept].mean(axis=0)
+    kernel = np.array([[1, 2, 1], [2, 0, 2], [1, 2, 1]], np.float32) / 12.0
+    for _ in range(IMPUTER_ITERATIONS):
+        smoothed = cv2.filter2D(values, -1, kernel, borderType=cv2.BORDER_REFLECT)
+        values[removed] = smoothed[removed]
+    values[removed] += rng.normal(0.0, IMPUTER_NOISE, size=values[removed].shape)
+    return np.clip(np.round(values), 0, 255).astype(np.uint8)
+
+
+def road(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    class_index: int,
+    probabilities: Probabilities,
+    seed: int = 0,
+    percentiles: Sequence[int] = ROAD_PERCENTILES,
+) -> float:
+    """ROAD (Rong et al., ICML 2022): remove the most (MoRF) or the least (LeRF)
+    relevant pixels at each percentile, impute them with the noisy linear
+    imputer, and score; combined = mean of (LeRF - MoRF) / 2. Higher is better.
+    """
+    height, width = image.shape[:2]
+    order = _order(heatmap, height, width)
+    rng = np.random.default_rng(seed)
+    copies = []
+    for percent in percentiles:
+        count = round(percent / 100 * order.size)
+        for chosen in (order[:count], order[order.size - count :]):  # MoRF, then LeRF
+            removed = np.zeros(order.size, bool)
+            removed[chosen] = True
+            copies.append(impute(image, removed.reshape(height, width), rng))
+    scores = probabilities(np.stack(copies))[:, class_index].reshape(-1, 2)
+    most, least = scores[:, 0], scores[:, 1]
+    return float(np.mean((least - most) / 2.0))
+
+
+def centre_map(size: tuple[int, int]) -> np.ndarray:
+    """The centre baseline: a Gaussian bump in the middle of the grid."""
+    height, width = size
+    ys, xs = np.mgrid[0:height, 0:width]
+    distance = ((ys - (height - 1) / 2) / height) ** 2 + ((xs - (width - 1) / 2) / width) ** 2
+    return np.exp(-distance / (2 * 0.25**2)).astype(np.float32)
+
+
+def random_map(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """The random baseline: uniform noise on the grid (seeded)."""
+    return rng.random(size).astype(np.float32)

@@ -1,0 +1,233 @@
+"""``livecam eval``: score CAM methods on labelled images, against the centre
+and random baselines every published table reports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from livecam.cam import CamEngine, ClassTarget
+from livecam.evaluate import metrics
+from livecam.evaluate.annotations import Box, Dataset, map_categories
+from livecam.explain import MethodOptions
+from livecam.frames import as_bgr8, prepare, read_image
+from livecam.models import LoadedModel
+
+METRICS = ("pointing", "deletion", "insertion", "road")
+BASELINES = ("centre", "random")
+CHUNK = 32  # perturbed images per model call
+ProgressCallback = Callable[[int, int], None]
+
+
+class ClassProbabilities:
+    """The model's class probabilities for RGB uint8 batches at its input size,
+    as one compiled function (traced once)."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        height, width = model.input_size
+        signature = [tf.TensorSpec([None, height, width, 3], tf.uint8)]
+        self._step = tf.function(self._compute, input_signature=signature)
+
+    def _compute(self, images):
+        import tensorflow as tf
+
+        inputs = self.model.preprocess(tf.cast(images, tf.float32))
+        logits = tf.cast(self.model.model(inputs), tf.float32)
+        sigmoid = self.model.normalisation == "sigmoid"
+        return tf.nn.sigmoid(logits) if sigmoid else tf.nn.softmax(logits)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [self._step(images[i : i + CHUNK]).numpy() for i in range(0, len(images), CHUNK)]
+        )
+
+
+@dataclass
+class Tally:
+    """The scores of one method (or baseline) over the images."""
+
+    hits: dict[str, list[int]] = field(default_factory=dict)  # class -> [hits, total]
+    deletion: list[float] = field(default_factory=list)
+    insertion: list[float] = field(default_factory=list)
+    road: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        per_class = {name: hit / total for name, (hit, total) in sorted(self.hits.items())}
+        hits = sum(hit for hit, _ in self.hits.values())
+        total = sum(total for _, total in self.hits.values())
+
+        def mean(values: list[float]) -> float | None:
+            return round(float(np.mean(values)), 4) if values else None
+
+        return {
+            "pointing": round(hits / total, 4) if total else None,
+            "pointing_mean_over_classes": mean(list(per_class.values())),
+            "pointing_per_class": {k: round(v, 4) for k, v in per_class.items()},
+            "deletion_auc": mean(self.deletion),
+            "insertion_auc": mean(self.insertion),
+            "road": mean(self.road),
+            "ms_per_image": round(float(np.mean(self.seconds)) * 1000, 1) if self.seconds else None,
+        }
+
+
+@dataclass
+class EvalReport:
+    """What ``livecam eval`` prints: per method and baseline, every metric."""
+
+    images: int
+    classes: dict[str, int]
+    methods: dict[str, dict]
+    baselines: dict[str, dict]
+    flagged: list[str]
+    problems: list[str]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Target:
+    category: str
+    index: int
+    boxes: list[Box]
+
+
+def _targets(image_boxes, mapping, width, height, problems, path) -> list[_Target]:
+    found = []
+    for category, boxes in image_boxes.items():
+        if category not in mapping:
+            continue
+        inside = []
+        for box in boxes:
+            clipped = box.clipped(width, height)
+            if clipped is None:
+                problems.append(f"{path}: a {category!r} box lies outside the image; skipped")
+            elif clipped != box:
+                problems.append(f"{path}: a {category!r} box reaches outside the image; clipped")
+            if clipped is not None:
+                inside.append(clipped)
+        if inside:
+            found.append(_Target(category, mapping[category], inside))
+    return found
+
+
+def _score(tally, heatmap, target, size, model_image, chosen, probabilities, seed) -> None:
+    width, height = size
+    if "pointing" in chosen:
+        record = tally.hits.setdefault(target.category, [0, 0])
+        record[0] += metrics.pointing_hit(heatmap, target.boxes, width, height)
+        record[1] += 1
+    if "deletion" in chosen or "insertion" in chosen:
+        deletion, insertion = metrics.deletion_insertion(
+            model_image, heatmap, target.index, probabilities
+        )
+        if "deletion" in chosen:
+            tally.deletion.append(deletion)
+        if "insertion" in chosen:
+            tally.insertion.append(insertion)
+    if "road" in chosen:
+        tally.road.append(metrics.road(model_image, heatmap, target.index, probabilities, seed))
+
+
+def evaluate(
+    dataset: Dataset,
+    model: LoadedModel,
+    methods: Sequence[str],
+    chosen_metrics: Sequence[str] = METRICS,
+    class_map: dict[str, int | str] | None = None,
+    limit: int | None = None,
+    progress: ProgressCallback | None = None,
+    method_options: MethodOptions | None = None,
+    seed: int = 0,
+) -> EvalReport:
+    """Score each method on each annotated class of each image (the map of that
+    class, not of the top-1), and the baselines likewise.
+
+    Raises:
+        MethodError: A method cannot run on this model.
+    """
+    options = asdict(method_options or MethodOptions())
+    engines = {name: CamEngine(model, name, **options) for name in methods}
+    probabilities = ClassProbabilities(model)
+    mapping, problems = map_categories(dataset.categories, model.labels, class_map)
+    problems = [*dataset.problems, *problems]
+    tallies = {name: Tally() for name in (*methods, *BASELINES)}
+    classes: dict[str, int] = {}
+    rng = np.random.default_rng(seed)
+    images = dataset.images[:limit]
+    for done, labelled in enumerate(images, start=1):
+        image = as_bgr8(read_image(labelled.path))
+        height, width = image.shape[:2]
+        targets = _targets(labelled.boxes, mapping, width, height, problems, labelled.path)
+        if targets:
+            for target in targets:
+                classes[target.category] = classes.get(target.category, 0) + 1
+            model_image = prepare(image, model.input_size)
+            wanted = [ClassTarget(target.index) for target in targets]
+            grid = None
+            for name, engine in engines.items():
+                traces, started = engine.trace_count, time.perf_counter()
+                maps = engine(model_image[None], wanted).maps[0]
+                if engine.trace_count == traces:  # a first call's tracing is not its cost
+                    tallies[name].seconds.append(time.perf_counter() - started)
+                grid = maps.shape[1:]
+                for target, heatmap in zip(targets, maps, strict=True):
+                    _score(
+                        tallies[name],
+                        heatmap,
+                        target,
+                        (width, height),
+                        model_image,
+                        chosen_metrics,
+                        probabilities,
+                        seed,
+                    )
+            for target in targets:
+                for name, heatmap in (
+                    ("centre", metrics.centre_map(grid)),
+                    ("random", metrics.random_map(grid, rng)),
+                ):
+                    _score(
+                        tallies[name],
+                        heatmap,
+                        target,
+                        (width, height),
+                        model_image,
+                        chosen_metrics,
+                        probabilities,
+                        seed,
+                    )
+        if progress is not None:
+            progress(done, len(images))
+    results = {name: tallies[name].summary() for name in methods}
+    baselines = {name: tallies[name].summary() for name in BASELINES}
+    for summary in baselines.values():
+        summary["ms_per_image"] = None
+    flags = _flags(results, baselines)
+    return EvalReport(len(images), classes, results, baselines, flags, problems)
+
+
+def _flags(results: dict, baselines: dict) -> list[str]:
+    """Methods that do no better than a baseline on a metric."""
+    better = {"pointing": max, "insertion_auc": max, "road": max, "deletion_auc": min}
+    flags = []
+    for name, scores in results.items():
+        for metric, best in better.items():
+            value = scores[metric]
+            for baseline, reference in baselines.items():
+                base = reference[metric]
+                if value is None or base is None:
+                    continue
+                if best(value, base) == base and value != base:
+                    flags.append(
+                        f"{name}: {metric} {value:.3f} is worse than the "
+                        f"{baseline} baseline ({base:.3f})"
+                    )
+    return flags
