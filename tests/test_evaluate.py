@@ -1,0 +1,215 @@
+"""livecam eval: the metrics on hand-computed cases, the annotation readers on
+good and bad files, and the whole run on the composed labelled set."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from livecam.cli import app
+from livecam.evaluate import AnnotationError, Box, load_annotations
+from livecam.evaluate import metrics as m
+from livecam.evaluate.annotations import map_categories
+from livecam.models.labels import imagenet_labels
+
+# A 8x8 image whose left half is the object (255), the right half black.
+IMAGE = np.zeros((8, 8, 3), np.uint8)
+IMAGE[:, :4] = 255
+PERFECT = np.zeros((8, 8), np.float32)
+PERFECT[:, :4] = 1.0
+
+
+def object_intact(images: np.ndarray) -> np.ndarray:
+    """A stand-in classifier: class 0's probability is the share of the
+    object's pixels that are still exactly the original."""
+    share = (images[:, :, :4] == 255).all(axis=-1).mean(axis=(1, 2))
+    return np.stack([share, 1 - share], axis=1)
+
+
+def test_pointing_game_hits_within_fifteen_pixels_of_a_box():
+    heatmap = np.zeros((7, 7), np.float32)
+    heatmap[5, 1] = 1.0  # peak near (14.5, 54.5) in a 70x70 image
+    assert m.pointing_hit(heatmap, [Box(10, 50, 10, 10)], 70, 70)  # inside
+    assert m.pointing_hit(heatmap, [Box(25, 50, 10, 10)], 70, 70)  # 10.5 px away
+    assert not m.pointing_hit(heatmap, [Box(35, 50, 10, 10)], 70, 70)  # 20.5 px away
+    assert not m.pointing_hit(heatmap, [Box(25, 50, 10, 10)], 70, 70, tolerance=5)
+
+
+def test_deletion_and_insertion_auc_by_hand():
+    # Steps of a quarter: deletion keeps 1, 1/2, 0, 0, 0 of the object -> AUC 1/4;
+    # insertion puts it back 0, 1/2, 1, 1, 1 -> AUC 3/4 (trapezoids of width 1/4).
+    deletion, insertion = m.deletion_insertion(IMAGE, PERFECT, 0, object_intact, steps=4)
+    assert deletion == pytest.approx(0.25)
+    assert insertion == pytest.approx(0.75)
+    worst_deletion, worst_insertion = m.deletion_insertion(IMAGE, 1 - PERFECT, 0, object_intact, 4)
+    assert worst_deletion == pytest.approx(0.75) and worst_insertion == pytest.approx(0.25)
+
+
+def test_the_noisy_linear_imputer_fills_from_the_neighbours():
+    image = np.full((16, 16, 3), 100, np.uint8)
+    removed = np.zeros((16, 16), bool)
+    removed[6:10, 6:10] = True
+    image[removed] = 0
+    filled = m.impute(image, removed, np.random.default_rng(0))
+    assert (filled[~removed] == 100).all(), "kept pixels are kept"
+    assert abs(float(filled[removed].mean()) - 100) < 3 and filled[removed].std() > 0
+
+
+def test_road_rewards_the_right_map_and_punishes_the_inverted_one():
+    right = m.road(IMAGE, PERFECT, 0, object_intact)
+    inverted = m.road(IMAGE, 1 - PERFECT, 0, object_intact)
+    # MoRF removes the object first, LeRF last: (LeRF - MoRF) / 2 over 10..90 %.
+    expected = np.mean([(min(1, 2 - 2 * p) - max(0, 1 - 2 * p)) / 2 for p in np.arange(1, 10) / 10])
+    assert right == pytest.approx(expected, abs=0.03)
+    # Inverted, the imputer's noise sometimes restores a pixel exactly: not symmetric.
+    assert inverted < -expected + 0.03
+
+
+def test_baselines_are_a_centred_bump_and_seeded_noise():
+    centre = m.centre_map((7, 7))
+    assert np.unravel_index(centre.argmax(), centre.shape) == (3, 3)
+    a, b = (
+        m.random_map((7, 7), np.random.default_rng(1)),
+        m.random_map((7, 7), np.random.default_rng(1)),
+    )
+    np.testing.assert_array_equal(a, b)
+
+
+# Annotations --------------------------------------------------------------------
+
+
+def write_coco(path, images, annotations, categories):
+    path.write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
+    return path
+
+
+def test_coco_reports_missing_images_and_malformed_records(samples, tmp_path):
+    coco = write_coco(
+        tmp_path / "coco.json",
+        [{"id": 1, "file_name": "orange.jpg"}, {"id": 2, "file_name": "gone.jpg"}],
+        [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 20, 30, 40]},
+            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [0, 0, 5, 5]},
+            {"id": 3, "image_id": 1, "category_id": 9, "bbox": [0, 0, 5, 5]},
+        ],
+        [{"id": 1, "name": "orange"}],
+    )
+    dataset = load_annotations(coco, samples)
+    assert [image.path.name for image in dataset.images] == ["orange.jpg"]
+    assert dataset.images[0].boxes == {"orange": [Box(10, 20, 30, 40)]}
+    assert any("gone.jpg is missing" in p for p in dataset.problems)
+    assert any("annotation 3 is malformed" in p for p in dataset.problems)
+    with pytest.raises(AnnotationError, match="not COCO"):
+        load_annotations(write_coco(tmp_path / "bad.json", 1, 2, 3), samples)
+
+
+def test_voc_folder_reads_good_files_and_reports_a_broken_one(samples, tmp_path):
+    (tmp_path / "a.xml").write_text(
+        "<annotation><filename>butterfly.jpg</filename><object><name>monarch</name>"
+        "<bndbox><xmin>10</xmin><ymin>20</ymin><xmax>110</xmax><ymax>220</ymax></bndbox>"
+        "</object></annotation>"
+    )
+    (tmp_path / "b.xml").write_text("<annotation><filename>")
+    dataset = load_annotations(tmp_path, samples)
+    assert dataset.images[0].boxes == {"monarch": [Box(10, 20, 100, 200)]}
+    assert dataset.categories == ["monarch"]
+    assert len(dataset.problems) == 1 and "b.xml" in dataset.problems[0]
+
+
+def test_categories_map_by_synonym_or_class_map_and_the_rest_is_reported():
+    labels = imagenet_labels()
+    mapping, problems = map_categories(
+        ["Orange", "eastern fox squirrel", "apple", "dog"], labels, {"apple": "Granny Smith"}
+    )
+    assert mapping == {
+        "Orange": labels.index(next(x for x in labels if x.startswith("orange"))),
+        "eastern fox squirrel": 335,
+        "apple": 948,
+    }
+    assert len(problems) == 1 and "'dog'" in problems[0]
+
+
+def test_boxes_outside_the_image_are_clipped_or_skipped_with_a_line(samples, tmp_path, lite0):
+    from livecam.evaluate import evaluate
+
+    coco = write_coco(
+        tmp_path / "coco.json",
+        [{"id": 1, "file_name": "orange.jpg"}],
+        [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [-50, -50, 5000, 5000]},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [5000, 5000, 10, 10]},
+        ],
+        [{"id": 1, "name": "orange"}],
+    )
+    report = evaluate(load_annotations(coco, samples), lite0, ["gradcam"], ["pointing"])
+    assert any("reaches outside the image; clipped" in p for p in report.problems)
+    assert any("lies outside the image; skipped" in p for p in report.problems)
+    assert report.methods["gradcam"]["pointing_per_class"] == {"orange": 1.0}
+
+
+# The whole run on the composed set ----------------------------------------------
+
+
+def test_gradcam_points_at_the_objects_far_better_than_the_centre(samples, lite0):
+    from livecam.evaluate import evaluate
+
+    dataset = load_annotations(samples / "eval" / "instances.json", samples / "eval")
+    assert len(dataset.images) == 16 and not dataset.problems
+    report = evaluate(dataset, lite0, ["gradcam"], ["pointing"], limit=8)
+    gradcam, centre = report.methods["gradcam"], report.baselines["centre"]
+    assert gradcam["pointing"] >= centre["pointing"] + 0.25, (gradcam, centre)
+    assert gradcam["pointing"] > report.baselines["random"]["pointing"]
+
+
+def test_eval_cli_json_has_every_field(samples):
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            str(samples / "eval"),
+            "--annotations",
+            str(samples / "eval" / "instances.json"),
+            "--method",
+            "gradcam,eigencam",
+            "--limit",
+            "2",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["images"] == 2 and set(report["methods"]) == {"gradcam", "eigencam"}
+    for scores in [*report["methods"].values(), *report["baselines"].values()]:
+        assert set(scores) >= {
+            "pointing",
+            "pointing_per_class",
+            "deletion_auc",
+            "insertion_auc",
+            "road",
+            "ms_per_image",
+        }
+        assert 0 <= scores["pointing"] <= 1 and 0 <= scores["deletion_auc"] <= 1
+    assert report["methods"]["gradcam"]["ms_per_image"] > 0
+
+
+def test_eval_cli_rejects_unknown_metrics_and_missing_annotations(samples, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["eval", str(samples), "--annotations", str(tmp_path / "none.json")]
+    )
+    assert result.exit_code == 1 and "do not exist" in result.stderr
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(samples),
+            "--annotations",
+            str(samples / "eval" / "instances.json"),
+            "--metrics",
+            "pointing,accuracy",
+        ],
+    )
+    assert result.exit_code == 1 and "unknown metric ['accuracy']" in result.stderr
