@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from livecam.cam import CamEngine, CamOutput
+from livecam.cam import METHODS, CamEngine, CamOutput
 from livecam.cam.targets import Target, encode, top
 from livecam.frames import model_input
 from livecam.models import LoadedModel, load_model
@@ -39,6 +39,12 @@ class MethodOptions:
     eigen_smooth: bool = False
     aug_smooth: bool = False
     max_channels: int | None = None
+
+    def for_method(self, method: str) -> MethodOptions:
+        """These options as ``method`` takes them: ``max_channels`` is Score-CAM's
+        alone (so cycling or comparing methods keeps it for Score-CAM)."""
+        takes_channels = hasattr(METHODS.get(method.lower()), "max_channels")
+        return self if takes_channels else replace(self, max_channels=None)
 
 
 @dataclass

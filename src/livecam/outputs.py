@@ -42,13 +42,26 @@ def write_image(path: Path, image: np.ndarray, inputs: tuple[Path, ...] = ()) ->
     ok, encoded = cv2.imencode(path.suffix or ".png", image)
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix!r} for {path}")
+    return _write_atomically(path, encoded.tobytes())
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically.
+
+    Raises:
+        OutputError: The write fails; no partial file is left behind.
+    """
+    return _write_atomically(Path(path), text.encode("utf-8"))
+
+
+def _write_atomically(path: Path, data: bytes) -> Path:
     try:
         fd, tmp = create_temporary(path)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
     try:
         with os.fdopen(fd, "wb") as file:
-            file.write(encoded.tobytes())
+            file.write(data)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -47,6 +47,14 @@ def at_least(option: str, minimum: float):
     return _checked(check)
 
 
+def one_of(option: str, choices: tuple[str, ...]):
+    def check(value: str) -> None:
+        if value not in choices:
+            raise LivecamError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
+
+    return _checked(check)
+
+
 def positive(option: str):
     def check(value: float) -> None:
         if value <= 0:

@@ -39,6 +39,9 @@ def annotate(
         Optional[Path], typer.Option(help="Also write the heatmap-only video (one input only).")
     ] = None,
     log: opt.Log = None,
+    logs: Annotated[
+        bool, typer.Option("--logs", help="One JSON-lines log per video, beside its output.")
+    ] = False,
     batch: Annotated[
         int,
         typer.Option(
@@ -70,6 +73,42 @@ def annotate(
     smooth: opt.Smooth = 0.0,
     codec: opt.Codec = None,
     overwrite: opt.Overwrite = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local (this process) or ray (a Ray cluster; pip install livecam[ray]).",
+            callback=opt.one_of("--engine", ("local", "ray")),
+        ),
+    ] = "local",
+    address: Annotated[
+        Optional[str],
+        typer.Option(help="ray: the cluster (else RAY_ADDRESS, else a local one for this run)."),
+    ] = None,
+    workers: Annotated[
+        Optional[int],
+        typer.Option(
+            help="ray: workers (default: what the CPUs allow).",
+            callback=opt.at_least("--workers", 1),
+        ),
+    ] = None,
+    cpus_per_worker: Annotated[
+        float,
+        typer.Option(help="ray: CPUs per worker.", callback=opt.positive("--cpus-per-worker")),
+    ] = 2,
+    gpus_per_worker: Annotated[
+        float,
+        typer.Option(help="ray: GPUs per worker.", callback=opt.at_least("--gpus-per-worker", 0)),
+    ] = 0,
+    retries: Annotated[
+        int,
+        typer.Option(
+            help="ray: retries of a video whose worker died.",
+            callback=opt.at_least("--retries", 0),
+        ),
+    ] = 3,
+    summary: Annotated[
+        Optional[Path], typer.Option(help="ray: write the job summary (JSON) here.")
+    ] = None,
 ) -> None:
     """Annotate recorded videos: every frame, in order, with its heatmap overlay.
 
@@ -83,6 +122,8 @@ def annotate(
       livecam annotate videos/ --out-dir annotated/ --batch 8 --smooth 0.6
 
       livecam annotate archive/ --out-dir out/ --refresh 4
+
+      livecam annotate /archive/cams/ --out-dir /archive/out/ --engine ray --logs
     """
     from livecam.render import HeatmapRenderer
     from livecam.video import expand_inputs
@@ -92,14 +133,44 @@ def annotate(
     with reported_errors(), sigterm_as_interrupt():
         choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
         sources = expand_inputs(inputs)
+        options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
+        if engine == "ray":
+            if output or heatmap_out or log:
+                raise LivecamError(
+                    "--engine ray writes into --out-dir: -o, --heatmap-out and --log are for "
+                    "the local engine (use --logs for one log per video)"
+                )
+            from livecam.cli.cluster import run_on_ray
+            from livecam.cluster import AnnotateJob, plan_tasks
+
+            tasks = plan_tasks(sources, out_dir, log=logs)
+            opt.check_outputs([o for t in tasks for o in t.outputs()], sources, overwrite=True)
+            job = AnnotateJob(
+                model, weights, layer, str(labels) if labels else None, input_size, precision,
+                method, score, top, tuple(class_ or ()), options, alpha, colormap, batch, smooth,
+                refresh, codec, overwrite,
+            )  # fmt: skip
+            failed = run_on_ray(
+                tasks,
+                job,
+                summary=summary,
+                address=address,
+                workers=workers,
+                cpus_per_worker=cpus_per_worker,
+                gpus_per_worker=gpus_per_worker,
+                retries=retries,
+            )
+            if failed:
+                raise typer.Exit(EXIT_ERROR)
+            return
         if len(sources) > 1 and (output or heatmap_out or log):
             raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
         planned = [output or default_output(s, out_dir) for s in sources]
-        opt.check_outputs([*planned, heatmap_out, log], sources, overwrite)
-        options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
+        logs_planned = [p.with_suffix(".jsonl") if logs else log for p in planned]
+        opt.check_outputs([*planned, heatmap_out, *logs_planned], sources, overwrite)
         explainer = choice.explainer(method, score, options)
         renderer = HeatmapRenderer(alpha, colormap)
-        for source, target in zip(sources, planned, strict=True):
+        for source, target, log_path in zip(sources, planned, logs_planned, strict=True):
             try:
                 with progress_bar(source.name) as progress:
                     summary = annotate_video(
@@ -108,7 +179,7 @@ def annotate(
                         explainer,
                         renderer,
                         heatmap_output=heatmap_out,
-                        log_path=log,
+                        log_path=log_path,
                         batch=batch,
                         smooth=smooth,
                         codec=codec,

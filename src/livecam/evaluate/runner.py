@@ -153,8 +153,8 @@ def evaluate(
     Raises:
         MethodError: A method cannot run on this model.
     """
-    options = asdict(method_options or MethodOptions())
-    engines = {name: CamEngine(model, name, **options) for name in methods}
+    options = method_options or MethodOptions()
+    engines = {name: CamEngine(model, name, **asdict(options.for_method(name))) for name in methods}
     probabilities = ClassProbabilities(model)
     mapping, problems = map_categories(dataset.categories, model.labels, class_map)
     problems = [*dataset.problems, *problems]

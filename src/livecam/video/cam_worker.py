@@ -9,9 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from livecam.cam import METHODS
 from livecam.cam.targets import Target
 from livecam.errors import LivecamError
 from livecam.explain import Explainer, Explanation, MethodOptions
@@ -47,9 +46,7 @@ class ExplainerCache:
             if key in self._cache:
                 return self._cache[key]
         variant = self.model.variant(level.input_size, level.precision)  # slow: unlocked
-        options = self.method_options or MethodOptions()
-        if not hasattr(METHODS[key[1]], "max_channels"):  # cycling with m: Score-CAM's only
-            options = replace(options, max_channels=None)
+        options = (self.method_options or MethodOptions()).for_method(key[1])
         explainer = Explainer(variant, key[1], self.targets, self.score, method_options=options)
         with self._lock:
             return self._cache.setdefault(key, explainer)

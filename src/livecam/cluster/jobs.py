@@ -1,0 +1,178 @@
+"""What a distributed annotate job is made of: plain, picklable descriptions
+(paths and options, never models or frames), and the per-video work a worker
+runs, which is the local engine's own code."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from livecam.explain import MethodOptions
+from livecam.outputs import create_temporary
+from livecam.video.annotate import default_output
+
+
+@dataclass(frozen=True)
+class AnnotateJob:
+    """The options of ``livecam annotate`` that every video shares."""
+
+    model: str = "lite0"
+    weights: str = "imagenet"
+    layer: str | None = None
+    labels: str | None = None
+    input_size: int | None = None
+    precision: str = "float32"
+    method: str = "gradcam"
+    score: str = "logit"
+    top: int | None = None
+    classes: tuple[str, ...] = ()
+    method_options: MethodOptions = field(default_factory=MethodOptions)
+    alpha: float = 0.5
+    colormap: str = "jet"
+    batch: int = 1
+    smooth: float = 0.0
+    refresh: int = 1
+    codec: str | None = None
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    """One input video and where its outputs go."""
+
+    input: Path
+    output: Path
+    log: Path | None = None
+    heatmap: Path | None = None
+
+    def outputs(self) -> list[Path]:
+        return [p for p in (self.output, self.log, self.heatmap) if p is not None]
+
+    def complete(self) -> bool:
+        """Whether every output exists (they appear only when finished)."""
+        return all(path.exists() for path in self.outputs())
+
+    def remove_partials(self) -> None:
+        """Delete the hidden temporary files a killed worker left for this video."""
+        for path in self.outputs():
+            for leftover in path.parent.glob(f".{path.stem}.*.partial*"):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+
+@dataclass
+class VideoResult:
+    """How one video went, for the per-video line and the job summary."""
+
+    input: str
+    output: str
+    status: str  # "done", "failed" or "skipped"
+    frames: int = 0
+    seconds: float = 0.0
+    node: str | None = None
+    attempts: int = 0
+    reason: str | None = None
+
+
+def plan_tasks(
+    inputs: list[Path],
+    out_dir: Path,
+    log: bool = False,
+    heatmap: bool = False,
+) -> list[VideoTask]:
+    """One task per input, outputs named as the local engine names them, in
+    ``out_dir``; the log and heatmap videos beside each output."""
+    tasks = []
+    for source in inputs:
+        output = default_output(source, out_dir)
+        tasks.append(
+            VideoTask(
+                source,
+                output,
+                output.with_suffix(".jsonl") if log else None,
+                output.with_name(f"{source.stem}.livecam.heatmap.mp4") if heatmap else None,
+            )
+        )
+    return tasks
+
+
+class VideoAnnotator:
+    """What a worker holds: the model, loaded and traced once, and the renderer.
+
+    Args:
+        job: The shared options.
+        threads: TensorFlow's and OpenCV's thread count (the worker's CPU share).
+    """
+
+    def __init__(self, job: AnnotateJob, threads: int | None = None) -> None:
+        if threads:
+            import cv2
+            import tensorflow as tf
+
+            cv2.setNumThreads(threads)
+            with contextlib.suppress(RuntimeError):  # already set in this process
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+        from livecam.cam import classes, top
+        from livecam.explain import Explainer
+        from livecam.models import load_model
+        from livecam.render import HeatmapRenderer
+
+        self.job = job
+        model = load_model(
+            job.model,
+            weights=job.weights,
+            layer=job.layer,
+            labels=job.labels,
+            input_size=job.input_size,
+            precision=job.precision,
+        )
+        targets = classes(model.labels, list(job.classes)) if job.classes else top(job.top or 1)
+        options = job.method_options.for_method(job.method)
+        self.explainer = Explainer(model, job.method, targets, job.score, method_options=options)
+        self.renderer = HeatmapRenderer(job.alpha, job.colormap)
+        self.explainer.warm_up()
+
+    def annotate(self, task: VideoTask, progress=None) -> dict:
+        """Annotate one video with the local engine's code; the log is written
+        under a temporary name and renamed with the videos, so a video's
+        outputs appear together, complete, or not at all.
+
+        Returns:
+            ``{"frames", "seconds", "interrupted", "warnings"}``.
+        """
+        from livecam.video.annotate import annotate_video
+
+        started = time.perf_counter()
+        log_tmp = None
+        if task.log is not None:
+            fd, log_tmp = create_temporary(task.log)
+            os.close(fd)
+        try:
+            summary = annotate_video(
+                task.input,
+                task.output,
+                self.explainer,
+                self.renderer,
+                heatmap_output=task.heatmap,
+                log_path=log_tmp,
+                batch=self.job.batch,
+                smooth=self.job.smooth,
+                codec=self.job.codec,
+                progress=progress,
+                overwrite=self.job.overwrite,
+                refresh=self.job.refresh,
+            )
+            if log_tmp is not None:
+                os.replace(log_tmp, task.log)
+        finally:
+            if log_tmp is not None and log_tmp.exists():
+                log_tmp.unlink()
+        return {
+            "frames": summary.frames_written,
+            "seconds": time.perf_counter() - started,
+            "warnings": summary.warnings + summary.skipped,
+        }
