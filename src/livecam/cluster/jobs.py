@@ -147,6 +147,8 @@ class VideoAnnotator:
         from livecam.video.annotate import annotate_video
 
         started = time.perf_counter()
+        for path in task.outputs():
+            path.parent.mkdir(parents=True, exist_ok=True)
         log_tmp = None
         if task.log is not None:
             fd, log_tmp = create_temporary(task.log)
