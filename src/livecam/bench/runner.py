@@ -26,7 +26,9 @@ from livecam.bench.baselines import (
     eager_baseline,
     tf_keras_vis_baseline,
 )
+from livecam.cam import METHODS
 from livecam.errors import LivecamError
+from livecam.explain import MethodOptions
 from livecam.frames import model_input
 from livecam.timing import percentiles
 from livecam.video import VideoSink
@@ -42,10 +44,14 @@ class BenchConfig:
     input_size: int | None = None
     precision: str = "float32"
     batch: int = 1
+    max_channels: int | None = None  # Score-CAM's
 
     def label(self) -> str:
         size = self.input_size or "native"
-        return f"{self.model} {self.method} {size} {self.precision} b{self.batch}"
+        method = self.method
+        if self.max_channels and hasattr(METHODS.get(method), "max_channels"):
+            method += f"/{self.max_channels}ch"
+        return f"{self.model} {method} {size} {self.precision} b{self.batch}"
 
 
 @dataclass
@@ -245,7 +251,8 @@ def bench_config(
             input_size=config.input_size,
             precision=config.precision,
         )
-        explainer = Explainer(model, method=config.method)
+        options = MethodOptions(max_channels=config.max_channels).for_method(config.method)
+        explainer = Explainer(model, method=config.method, method_options=options)
         result = BenchResult(config, input_size=model.input_size[0], frames=len(frames))
         result.warmup_s = explainer.warm_up()
         inputs = model_input(frames, model.input_size)

@@ -28,6 +28,7 @@ def bench(
     precision: Annotated[Optional[list[str]], typer.Option(help="Precisions.")] = None,
     batch: Annotated[Optional[list[str]], typer.Option(help="Batch sizes.")] = None,
     frames: Annotated[int, typer.Option(help="Frames per configuration.")] = 48,
+    max_channels: opt.MaxChannels = None,
     source: Annotated[
         Optional[str],
         typer.Option(help="Video, stream URL, or synthetic:WxH; default the sample clip."),
@@ -52,6 +53,8 @@ def bench(
       livecam bench -m lite0,vgg16 --weights none --input-size 224,160 --batch 1,8
 
       livecam bench --source synthetic:640x480 --precision float32,mixed_bfloat16 --json
+
+      livecam bench --method gradcam,layercam,eigencam,scorecam --max-channels 64
     """
     from livecam.bench import expand_matrix, machine_info, run_matrix, table_row, text_table
     from livecam.samples import sample_video
@@ -68,6 +71,7 @@ def bench(
             input_size=sizes,
             precision=opt.values(precision, ["float32"]),
             batch=[_int(b, "--batch") for b in opt.values(batch, ["1"])],
+            max_channels=[max_channels],
         )
         for config in configs:
             opt.check_method(config.method)
