@@ -30,7 +30,7 @@ from livecam.cam import METHODS
 from livecam.errors import LivecamError
 from livecam.explain import MethodOptions
 from livecam.frames import model_input
-from livecam.timing import percentiles
+from livecam.timing import cpu_name, percentiles
 from livecam.video import VideoSink
 
 SYNTHETIC_PREFIX = "synthetic:"
@@ -95,16 +95,8 @@ def machine_info() -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,

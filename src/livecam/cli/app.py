@@ -170,8 +170,9 @@ def print_summary(summary: Any, verb: str) -> None:
 
 
 @contextmanager
-def progress_bar(name: str) -> Iterator[Callable[[int, Optional[int]], None] | None]:
-    """A progress bar (frames, fps, ETA) on a terminal; no callback when piped."""
+def rate_bar(label: str, unit: str) -> Iterator[Callable[..., None] | None]:
+    """A progress bar on a terminal (done/total, a rate, ETA) whose callback
+    takes ``(done, total, rate)``; no callback when stderr is not a terminal."""
     if not sys.stderr.isatty():
         yield None
         return
@@ -187,19 +188,26 @@ def progress_bar(name: str) -> Iterator[Callable[[int, Optional[int]], None] | N
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]:.1f} fps"),
+        TextColumn("{task.fields[rate]:.1f} " + unit),
         TimeRemainingColumn(),
         transient=True,
     )
-    task = bar.add_task(name, total=None, fps=0.0)
-    started = time.perf_counter()
-
-    def update(done: int, total: int | None) -> None:
-        rate = done / max(time.perf_counter() - started, 1e-9)
-        bar.update(task, completed=done, total=total, fps=rate)
-
+    task = bar.add_task(label, total=None, rate=0.0)
     with bar:
-        yield update
+        yield lambda done, total, rate: bar.update(task, completed=done, total=total, rate=rate)
+
+
+@contextmanager
+def progress_bar(name: str) -> Iterator[Callable[[int, Optional[int]], None] | None]:
+    """Frames done, fps and ETA of one video; the callback takes ``(done, total)``."""
+    with rate_bar(name, "fps") as update:
+        if update is None:
+            yield None
+            return
+        started = time.perf_counter()
+        yield lambda done, total: update(
+            done, total, done / max(time.perf_counter() - started, 1e-9)
+        )
 
 
 def status_line(text: str) -> None:

@@ -4,7 +4,6 @@ progress over the whole job, a line per video, the job summary)."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from livecam.cli.app import fail
+from livecam.cli.app import fail, rate_bar
 from livecam.outputs import write_text
 
 
@@ -52,26 +51,9 @@ def _report(result) -> None:
 
 @contextmanager
 def _job_bar(total: int) -> Iterator[Callable | None]:
-    """One bar over the job on a terminal: videos done/total, frames/s, ETA."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("videos"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]:.1f} frames/s"),
-        TimeRemainingColumn(),
-        transient=True,
-    )
-    job = bar.add_task("job", total=total, fps=0.0)
-    with bar:
-        yield lambda progress: bar.update(job, completed=progress.videos_done, fps=progress.fps)
+    """One bar over the job: videos done/total, frames/s across the cluster, ETA."""
+    with rate_bar("videos", "frames/s") as update:
+        if update is None:
+            yield None
+            return
+        yield lambda progress: update(progress.videos_done, total, progress.fps)

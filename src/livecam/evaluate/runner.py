@@ -118,6 +118,16 @@ def _targets(image_boxes, mapping, width, height, problems, path) -> list[_Targe
     return found
 
 
+def _timed_maps(engine: CamEngine, model_image: np.ndarray, wanted, tally: Tally) -> np.ndarray:
+    """The maps of one image, one per target; their time goes to the tally
+    (except a first call's, which pays for tracing)."""
+    traces, started = engine.trace_count, time.perf_counter()
+    maps = engine(model_image[None], wanted).maps[0]
+    if engine.trace_count == traces:
+        tally.seconds.append(time.perf_counter() - started)
+    return maps
+
+
 def _score(tally, heatmap, target, size, model_image, chosen, probabilities, seed) -> None:
     width, height = size
     if "pointing" in chosen:
@@ -171,39 +181,17 @@ def evaluate(
                 classes[target.category] = classes.get(target.category, 0) + 1
             model_image = prepare(image, model.input_size)
             wanted = [ClassTarget(target.index) for target in targets]
-            grid = None
-            for name, engine in engines.items():
-                traces, started = engine.trace_count, time.perf_counter()
-                maps = engine(model_image[None], wanted).maps[0]
-                if engine.trace_count == traces:  # a first call's tracing is not its cost
-                    tallies[name].seconds.append(time.perf_counter() - started)
-                grid = maps.shape[1:]
-                for target, heatmap in zip(targets, maps, strict=True):
-                    _score(
-                        tallies[name],
-                        heatmap,
-                        target,
-                        (width, height),
-                        model_image,
-                        chosen_metrics,
-                        probabilities,
-                        seed,
-                    )
-            for target in targets:
-                for name, heatmap in (
-                    ("centre", metrics.centre_map(grid)),
-                    ("random", metrics.random_map(grid, rng)),
-                ):
-                    _score(
-                        tallies[name],
-                        heatmap,
-                        target,
-                        (width, height),
-                        model_image,
-                        chosen_metrics,
-                        probabilities,
-                        seed,
-                    )
+            maps = {
+                name: _timed_maps(engine, model_image, wanted, tallies[name])
+                for name, engine in engines.items()
+            }
+            grid = next(iter(maps.values())).shape[1:]
+            maps["centre"] = [metrics.centre_map(grid)] * len(targets)
+            maps["random"] = [metrics.random_map(grid, rng) for _ in targets]
+            for name, heatmaps in maps.items():
+                for target, heatmap in zip(targets, heatmaps, strict=True):
+                    scored = (heatmap, target, (width, height), model_image)
+                    _score(tallies[name], *scored, chosen_metrics, probabilities, seed)
         if progress is not None:
             progress(done, len(images))
     results = {name: tallies[name].summary() for name in methods}

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from livecam.errors import LivecamError
+from livecam.timing import cpu_name
 
 # Below 96 only for the heaviest models (VGG16 needs 64 px for 15 maps/s on 2 cores).
 LADDER_SIZES = (224, 192, 160, 128, 112, 96, 80, 64)
@@ -149,15 +150,7 @@ class Governor:
 
 def machine_id() -> str:
     """What makes costs comparable: the CPU model, its core count, the platform."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.system()} {cpu} x{os.cpu_count()}"
+    return f"{platform.system()} {cpu_name()} x{os.cpu_count()}"
 
 
 def cache_path() -> Path:
