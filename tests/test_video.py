@@ -215,3 +215,21 @@ def test_reconnect_reopens_a_lost_stream(samples):
     assert source.reconnects_left == 0
     assert frames[-1].time_s - frames[0].time_s > 2.5, "frames came from a second connection"
     assert source.lost_reason
+
+
+def test_readable_frames_decodes_rather_than_trusting_the_header(tmp_path):
+    from livecam.video import readable_frames
+
+    path = tmp_path / "cut.avi"
+    rng = np.random.default_rng(5)
+    with VideoSink(path, 10, (64, 48), codec="MJPG") as sink:
+        for _ in range(20):
+            sink.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 6 // 10])  # the header still announces 20
+    capture = cv2.VideoCapture(str(path))
+    announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    decoded = count_frames(path)[0]
+    assert announced == 20 and decoded < 20
+    assert readable_frames(path) == decoded
