@@ -42,6 +42,7 @@ def make_archive(folder: Path, clips: int, frames: int) -> list[Path]:
 
 
 def local(clips: list[Path], out: Path) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     explainer = Explainer("lite0")
     explainer.warm_up()
