@@ -151,3 +151,28 @@ def test_two_measured_sizes_teach_it_the_fixed_cost():
     governor.best_costs[QualityLevel(160)] = vgg(QualityLevel(160))
     assert governor.estimate(QualityLevel(96)) == pytest.approx(vgg(QualityLevel(96)))
     assert governor.estimate(QualityLevel(64)) == pytest.approx(vgg(QualityLevel(64)))
+
+
+def mixed_cost(level: QualityLevel, base: float, bf16_factor: float) -> float:
+    factor = bf16_factor if level.precision == "mixed_bfloat16" else 1.0
+    return cost_at(level, base) * factor
+
+
+@pytest.mark.parametrize("bf16_factor", [0.5, 2.0])
+def test_another_precision_is_tried_once_and_kept_only_where_faster(bf16_factor):
+    levels = ladder(224, ("float32", "mixed_bfloat16"))
+    governor = Governor(15, levels)
+    visited = [governor.level]
+    for _ in range(300):
+        cost = mixed_cost(governor.level, 0.25, bf16_factor)
+        wanted = governor.record(cost, governor.level)
+        if wanted is not None:
+            governor.switched(wanted)
+            visited.append(wanted)
+    assert visited[1] == QualityLevel(224, "mixed_bfloat16"), "probed at the same size first"
+    assert mixed_cost(governor.level, 0.25, bf16_factor) <= 1 / 15
+    if bf16_factor < 1:  # twice as fast: a larger size fits in bfloat16
+        assert governor.level == QualityLevel(128, "mixed_bfloat16")
+    else:
+        assert governor.level == QualityLevel(96, "float32")
+    assert governor.precision_ratio("mixed_bfloat16", "float32") == pytest.approx(bf16_factor)

@@ -46,7 +46,8 @@ class QualityLevel:
 
 def ladder(native_size: int, precisions: tuple[str, ...] = ("float32",)) -> list[QualityLevel]:
     """Every level, best quality first: sizes down from the native one, each
-    size in the given precisions (the first is the preferred one)."""
+    size in the given precisions (the first is the preferred one; another is
+    only chosen where it measures faster)."""
     sizes = [native_size, *(s for s in LADDER_SIZES if s < native_size)]
     return [QualityLevel(size, precision) for size in sizes for precision in precisions]
 
@@ -85,7 +86,30 @@ class Governor:
     def estimate(self, level: QualityLevel) -> float | None:
         """The level's unloaded cost: measured; else, from two or more measured
         sizes, a fixed part plus a part per pixel fitted to them (a dense head
-        costs the same at every size); from one, that cost scaled by pixels."""
+        costs the same at every size); from one, that cost scaled by pixels.
+        A precision never measured at any size is scaled from another by the
+        ratio of the two where both were measured at one size."""
+        if level in self.best_costs:
+            return self.best_costs[level]
+        by_size = self._by_pixels(level)
+        if by_size is not None:
+            return by_size
+        for other in {lv.precision for lv in self.best_costs} - {level.precision}:
+            ratio = self.precision_ratio(level.precision, other)
+            base = self._by_pixels(QualityLevel(level.input_size, other))
+            if ratio is not None and base is not None:
+                return base * ratio
+        return None
+
+    def precision_ratio(self, precision: str, other: str) -> float | None:
+        """Cost in ``precision`` over cost in ``other``, at a size measured in both."""
+        for level, cost in self.best_costs.items():
+            twin = QualityLevel(level.input_size, other)
+            if level.precision == precision and twin in self.best_costs:
+                return cost / self.best_costs[twin]
+        return None
+
+    def _by_pixels(self, level: QualityLevel) -> float | None:
         if level in self.best_costs:
             return self.best_costs[level]
         known = [
@@ -133,8 +157,19 @@ class Governor:
             self.best_costs[level] = cost / self.load
         self.load = max(1.0, cost / self.best_costs[level])
         self.best_costs[level] = min(self.best_costs[level], cost)
-        wanted = self.choose(self.load)
+        wanted = self._probe(cost) or self.choose(self.load)
         return wanted if wanted != self.level else None
+
+    def _probe(self, cost: float) -> QualityLevel | None:
+        """Too slow, with another precision never tried: try it at this size
+        once (bfloat16 is twice as fast on some CPUs, slower on others)."""
+        if cost <= self.period:
+            return None
+        for level in self.levels:
+            untried = not any(lv.precision == level.precision for lv in self.best_costs)
+            if level.input_size == self.level.input_size and untried and level not in self.rejected:
+                return level
+        return None
 
     def switched(self, level: QualityLevel) -> None:
         """The runner now computes maps at ``level``."""

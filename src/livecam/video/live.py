@@ -112,7 +112,12 @@ class LiveRunner:
         self.renderer = renderer
         self.fps_target = fps_target
         model = cache.model
-        levels = ladder(model.input_size[0], (model.precision,))
+        # float32 first; bfloat16 is tried (once) when float32 is too slow, kept where faster.
+        precisions = (
+            model.precision,
+            *(("mixed_bfloat16",) if model.precision == "float32" else ()),
+        )
+        levels = ladder(model.input_size[0], precisions)
         self.level = levels[0]
         self.governor: Governor | None = None
         self.costs: CostCache | None = None
