@@ -201,6 +201,12 @@ class VariantBuilder:
         with self._lock:
             self._ready, self._busy = level, None
 
+    @property
+    def busy(self) -> bool:
+        """Whether a build is under way (it competes with the CAM step for the CPU)."""
+        with self._lock:
+            return self._busy is not None
+
     def take_ready(self) -> QualityLevel | None:
         """The level built since the last call, if any."""
         with self._lock:

@@ -157,6 +157,8 @@ class LiveRunner:
             return
         for level in self.builder.failed:
             self.governor.reject(level)
+        if self.builder.busy:  # steps slowed by a build in the background are not the level's cost
+            return
         wanted = self.governor.record(live_map.step_s, live_map.level)
         if wanted is not None:
             self.builder.request(wanted, live_map.method)
