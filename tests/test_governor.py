@@ -34,7 +34,7 @@ def test_the_ladder_goes_down_in_size_from_the_native_one():
 
 def test_goes_straight_to_the_best_level_that_sustains_the_target():
     # VGG16 here: 0.25 s at 224. 15 maps/s need <= 66.7 ms: 112px predicts 62.5 ms,
-    # but a new level must fit with 15 % to spare, so 96px (45.9 ms).
+    # but a new level must fit with 10 % to spare (60 ms), so 96px (45.9 ms).
     governor = Governor(15, VGG_LEVELS)
     visited = settle(governor, base=0.25)
     assert visited[:2] == [QualityLevel(224), QualityLevel(96)], "one jump, no walk"

@@ -29,7 +29,7 @@ from livecam.timing import cpu_name
 LADDER_SIZES = (224, 192, 160, 128, 112, 96, 80, 64)
 WINDOW_S = 0.5  # measure this long at a level before judging it
 MIN_SAMPLES = 3
-CLIMB_MARGIN = 0.85  # a better level must fit with 15 % to spare: no flapping
+CLIMB_MARGIN = 0.9  # a better level must fit with 10 % to spare: no flapping
 CACHE_VERSION = 1
 
 
