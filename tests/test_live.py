@@ -83,7 +83,8 @@ def test_a_slow_cam_step_never_makes_the_video_wait(samples, tmp_path, lite0, mo
     assert 0.15 <= float(np.median(gaps)) <= 0.35
     assert all(r["map_age_ms"] >= 0 for r in records)
     assert float(np.median([r["map_age_ms"] for r in records])) >= 150
-    assert summary.maps_per_s == pytest.approx(5, abs=1.5)
+    # At most one map per 200 ms step (plus the model's own time), over the whole run.
+    assert 2.5 <= summary.maps_per_s <= 5.5
 
 
 def test_the_governor_changes_level_in_the_background(samples, tmp_path, lite0):
@@ -95,7 +96,7 @@ def test_the_governor_changes_level_in_the_background(samples, tmp_path, lite0):
     with MjpegServer(samples / "megamind.mp4", fps=30) as server:
         summary, records = run_live(runner, server, tmp_path, duration=10)
     assert runner.governor.changes >= 1
-    assert runner.level.input_size < 224 and summary.quality == runner.level.describe()
+    assert runner.level != QualityLevel(224) and summary.quality == runner.level.describe()
     levels = [r["quality"] for r in records]
     assert levels[0] == "224px float32" and levels[-1] == runner.level.describe()
     # The switch happened while the video ran: no frame waited for the rebuild.
