@@ -4,7 +4,7 @@ tutorial formula kept as a yardstick (``reference``)."""
 
 from livecam.cam.base import CamMethod
 from livecam.cam.engine import METHODS, SCORES, CamEngine, CamOutput, make_method
-from livecam.cam.targets import ClassTarget, Rank, Target, classes, top
+from livecam.cam.targets import ClassTarget, Rank, Target, chosen, classes, top
 
 __all__ = [
     "METHODS",
@@ -15,6 +15,7 @@ __all__ = [
     "ClassTarget",
     "Rank",
     "Target",
+    "chosen",
     "classes",
     "make_method",
     "top",

@@ -51,6 +51,13 @@ def classes(labels: list[str], names_or_indices: Sequence[str | int]) -> list[Ta
     return [ClassTarget(class_index(labels, item)) for item in names_or_indices]
 
 
+def chosen(
+    labels: list[str], k: int | None = None, names: Sequence[str] | None = None
+) -> list[Target]:
+    """What a user asked for: the named classes if any, else the top ``k`` (default 1)."""
+    return classes(labels, list(names)) if names else top(k or 1)
+
+
 def encode(targets: Sequence[Target], num_classes: int) -> np.ndarray:
     """The int32 vector the compiled step takes."""
     if not targets:

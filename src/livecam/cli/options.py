@@ -208,7 +208,7 @@ class ModelChoice:
 
     def load(self):
         """The loaded model and the targets (top-k ranks or named classes)."""
-        from livecam.cam import classes, top
+        from livecam.cam import chosen
         from livecam.models import load_model
 
         with redirect_stdout(sys.stderr):  # Keras prints download progress; keep stdout clean
@@ -220,8 +220,7 @@ class ModelChoice:
                 input_size=self.input_size,
                 precision=self.precision,
             )
-        wanted = classes(bundle.labels, self.classes) if self.classes else top(self.top or 1)
-        return bundle, wanted
+        return bundle, chosen(bundle.labels, self.top, self.classes)
 
     def explainer(self, method: str, score: str, method_options=None):
         from livecam.explain import Explainer

@@ -116,7 +116,7 @@ class VideoAnnotator:
             with contextlib.suppress(RuntimeError):  # already set in this process
                 tf.config.threading.set_intra_op_parallelism_threads(threads)
                 tf.config.threading.set_inter_op_parallelism_threads(1)
-        from livecam.cam import classes, top
+        from livecam.cam import chosen
         from livecam.explain import Explainer
         from livecam.models import load_model
         from livecam.render import HeatmapRenderer
@@ -130,7 +130,7 @@ class VideoAnnotator:
             input_size=job.input_size,
             precision=job.precision,
         )
-        targets = classes(model.labels, list(job.classes)) if job.classes else top(job.top or 1)
+        targets = chosen(model.labels, job.top, job.classes)
         options = job.method_options.for_method(job.method)
         self.explainer = Explainer(model, job.method, targets, job.score, method_options=options)
         self.renderer = HeatmapRenderer(job.alpha, job.colormap)
