@@ -153,6 +153,30 @@ def test_an_interrupted_job_resumes_where_it_stopped(local_ray, clips, tmp_path)
         assert count_frames(out / f"{clip.stem}.livecam.mp4")[0] == count_frames(clip)[0]
 
 
+def test_one_input_with_output_heatmap_and_log_through_the_cli(local_ray, clips, tmp_path):
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    out, heat, log = tmp_path / "o.mp4", tmp_path / "h.mp4", tmp_path / "l.jsonl"
+    summary = tmp_path / "summary.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("annotate", str(clips[1]), "-o", str(out), "--heatmap-out", str(heat)),
+            *("--log", str(log), "--engine", "ray", "--cpus-per-worker", "1"),
+            *("--summary", str(summary)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frames = count_frames(clips[1])[0]
+    assert count_frames(out)[0] == count_frames(heat)[0] == frames
+    assert [f for f, _ in peaks(log)] == list(range(frames))
+    [video] = json.loads(summary.read_text())["videos"]
+    assert video["status"] == "done" and video["frames"] == frames and video["attempts"] == 1
+    assert f"annotated {frames} frames of {clips[1]}" in result.stderr
+
+
 def test_the_cli_without_ray_says_what_to_install(clips, tmp_path):
     code = "import sys; sys.modules['ray'] = None\nfrom livecam.cli import main; main()"
     run = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -134,16 +135,19 @@ def annotate(
         choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
         sources = expand_inputs(inputs)
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
+        if len(sources) > 1 and (output or heatmap_out or log):
+            raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
         if engine == "ray":
-            if output or heatmap_out or log:
-                raise LivecamError(
-                    "--engine ray writes into --out-dir: -o, --heatmap-out and --log are for "
-                    "the local engine (use --logs for one log per video)"
-                )
             from livecam.cli.cluster import run_on_ray
             from livecam.cluster import AnnotateJob, plan_tasks
 
             tasks = plan_tasks(sources, out_dir, log=logs)
+            if output or heatmap_out or log:  # one input, outputs named as locally
+                first = tasks[0]
+                tasks = [
+                    replace(first, output=output or first.output, log=log or first.log,
+                            heatmap=heatmap_out)
+                ]  # fmt: skip
             opt.check_outputs([o for t in tasks for o in t.outputs()], sources, overwrite=True)
             job = AnnotateJob(
                 model, weights, layer, str(labels) if labels else None, input_size, precision,
@@ -163,8 +167,6 @@ def annotate(
             if failed:
                 raise typer.Exit(EXIT_ERROR)
             return
-        if len(sources) > 1 and (output or heatmap_out or log):
-            raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
         planned = [output or default_output(s, out_dir) for s in sources]
         logs_planned = [p.with_suffix(".jsonl") if logs else log for p in planned]
         opt.check_outputs([*planned, heatmap_out, *logs_planned], sources, overwrite)
