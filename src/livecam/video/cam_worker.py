@@ -201,6 +201,11 @@ class VariantBuilder:
         with self._lock:
             self._ready, self._busy = level, None
 
+    def unusable(self) -> list[QualityLevel]:
+        """The levels whose build failed (a copy: the build thread adds to them)."""
+        with self._lock:
+            return list(self.failed)
+
     @property
     def busy(self) -> bool:
         """Whether a build is under way (it competes with the CAM step for the CPU)."""

@@ -155,7 +155,7 @@ class LiveRunner:
         self.map_rate.add(live_map.done_at)
         if self.governor is None:
             return
-        for level in self.builder.failed:
+        for level in self.builder.unusable():
             self.governor.reject(level)
         if self.builder.busy:  # steps slowed by a build in the background are not the level's cost
             return
