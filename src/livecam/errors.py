@@ -69,3 +69,11 @@ class RunAborted(LivecamError):
     def __init__(self, message: str, summary) -> None:
         super().__init__(message)
         self.summary = summary
+
+
+class ServeError(LivecamError):
+    """The web server cannot start as asked (e.g. a public bind without a token)."""
+
+
+class ControlError(LivecamError):
+    """A control request from the web page names an invalid value."""

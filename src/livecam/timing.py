@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
@@ -64,21 +65,24 @@ class StageTimer:
 
 
 class RateMeter:
-    """Events per second over the last ``window_s`` seconds (thread-safe enough:
-    one thread adds, another reads)."""
+    """Events per second over the last ``window_s`` seconds; thread-safe (one
+    thread adds, the HUD and the web status read)."""
 
     def __init__(self, window_s: float = 1.0) -> None:
         self.window_s = window_s
         self._times: deque[float] = deque()
+        self._lock = threading.Lock()
 
     def add(self, at: float | None = None) -> None:
-        self._times.append(time.perf_counter() if at is None else at)
+        with self._lock:
+            self._times.append(time.perf_counter() if at is None else at)
 
     def rate(self, now: float | None = None) -> float:
         now = time.perf_counter() if now is None else now
-        while self._times and now - self._times[0] > self.window_s:
-            self._times.popleft()
-        return len(self._times) / self.window_s
+        with self._lock:
+            while self._times and now - self._times[0] > self.window_s:
+                self._times.popleft()
+            return len(self._times) / self.window_s
 
 
 def cpu_name() -> str:

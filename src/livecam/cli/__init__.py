@@ -6,7 +6,7 @@ validated where declared; one module per command group registers its commands.
 """
 
 # Importing a command module registers its commands, in this order in --help.
-from livecam.cli import image, demo, video, evaluate, bench  # noqa: F401, I001
+from livecam.cli import image, demo, video, serve, evaluate, bench  # noqa: F401, I001
 from livecam.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -37,23 +37,32 @@ class ExplainerCache:
         self.targets = targets
         self.score = score
         self.method_options = method_options
-        self._cache: dict[tuple[QualityLevel, str], Explainer] = {}
+        self._cache: dict[tuple[QualityLevel, str, tuple[Target, ...]], Explainer] = {}
         self._lock = threading.Lock()
 
-    def get(self, level: QualityLevel, method: str | None = None) -> Explainer:
-        key = (level, method or self.method)
+    def get(
+        self,
+        level: QualityLevel,
+        method: str | None = None,
+        targets: list[Target] | None = None,
+    ) -> Explainer:
+        """The explainer of ``level`` and ``method`` (default: the cache's),
+        for ``targets`` (default: the cache's)."""
+        method = method or self.method
+        wanted = tuple(targets or self.targets)
+        key = (level, method, wanted)
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
         variant = self.model.variant(level.input_size, level.precision)  # slow: unlocked
-        options = (self.method_options or MethodOptions()).for_method(key[1])
-        explainer = Explainer(variant, key[1], self.targets, self.score, method_options=options)
+        options = (self.method_options or MethodOptions()).for_method(method)
+        explainer = Explainer(variant, method, list(wanted), self.score, method_options=options)
         with self._lock:
             return self._cache.setdefault(key, explainer)
 
     def ready(self, level: QualityLevel, method: str) -> bool:
         with self._lock:
-            return (level, method) in self._cache
+            return (level, method, tuple(self.targets)) in self._cache
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from livecam.cam import METHODS
+from livecam.cam.targets import Target
 from livecam.errors import LivecamError, MethodError, OutputError
 from livecam.explain import TargetMap
 from livecam.outputs import write_image
@@ -52,6 +53,7 @@ class LiveControls:
 
     slot: int = 0
     method: str = "gradcam"
+    targets: list[Target] | None = None  # instead of the cache's (a class picked live)
     paused: bool = False
     quit: bool = False
     messages: list[tuple[float, str]] = field(default_factory=list)
@@ -91,6 +93,9 @@ class LiveRunner:
         display: Show a window (when one can be opened).
         status: Called about once a second with a one-line status while there
             is no window (none asked for, or it failed).
+        on_overlay: Called on the output thread with each overlay and the
+            frame it was made from (e.g. to serve it to browsers). Without a
+            window, setting ``controls.paused`` drops frames until unset.
         snapshot_dir: Where ``s`` saves PNG snapshots.
         cost_cache: Where the governor's measured costs persist (default: the
             user cache directory); only used with ``fps_target``.
@@ -105,6 +110,7 @@ class LiveRunner:
         smooth: float = 0.0,
         display=None,
         status: StatusCallback | None = None,
+        on_overlay: Callable[[np.ndarray, Processed], None] | None = None,
         snapshot_dir: Path = Path("."),
         cost_cache: CostCache | None = None,
     ) -> None:
@@ -130,6 +136,7 @@ class LiveRunner:
         self.smoother = MapSmoother(smooth)
         self.display = display
         self.status = status
+        self.on_overlay = on_overlay
         self.snapshot_dir = snapshot_dir
         self.controls = LiveControls(method=cache.method)
         self.timer = StageTimer()
@@ -147,8 +154,8 @@ class LiveRunner:
             self.level = ready
             if self.governor is not None:
                 self.governor.switched(ready)
-        method = self.controls.method
-        return self.cache.get(self.level, method), self.level, method
+        method, targets = self.controls.method, self.controls.targets
+        return self.cache.get(self.level, method, targets), self.level, method
 
     def _on_map(self, live_map: LiveMap) -> None:
         self.maps += 1
@@ -194,7 +201,9 @@ class LiveRunner:
             self.cache.get(self.level, self.controls.method).warm_up()  # trace before the clock
             keep_latest = self.display is not None and self.display.enabled
             with aborting_keeps(summary, stack):
-                worker = OutputWorker(self.renderer, self.timer, sink, None, log, keep_latest)
+                worker = OutputWorker(
+                    self.renderer, self.timer, sink, None, log, keep_latest, self.on_overlay
+                )
                 cam = CamWorker(self._choose, self._on_map)
                 started = time.perf_counter()
                 intervals: list[float] = []
@@ -247,6 +256,7 @@ class LiveRunner:
         shown: _Shown | None = None
         previous_at: float | None = None
         last_status = 0.0
+        paused_since: float | None = None
         started = time.perf_counter()
         frames = iter(source)
         while True:
@@ -256,6 +266,16 @@ class LiveRunner:
                 return
             self.timer.add("read_wait", time.perf_counter() - wait_start)
             summary.frames_in += 1
+            if self.controls.quit:
+                return
+            if self.controls.paused and self._headless():  # paused from outside: drop frames
+                paused_since = paused_since or time.perf_counter()
+                continue
+            if paused_since is not None:
+                paused = time.perf_counter() - paused_since
+                self.paused_s += paused
+                previous_at = None if previous_at is None else previous_at + paused
+                paused_since = None
             if not self.controls.paused:
                 cam.offer(frame)
             shown, new_map = self._latest_map(cam, shown)

@@ -7,7 +7,7 @@ import json
 import queue
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +168,7 @@ class OutputWorker:
         heatmap_sink: FrameSink | None = None,
         log: IO[str] | None = None,
         keep_latest: bool = False,
+        on_overlay: Callable[[np.ndarray, Processed], None] | None = None,
     ) -> None:
         self.renderer = renderer
         self.timer = timer
@@ -175,6 +176,7 @@ class OutputWorker:
         self.heatmap_sink = heatmap_sink
         self.log = log
         self.keep_latest = keep_latest
+        self.on_overlay = on_overlay
         self.latest: np.ndarray | None = None
         self.frames_done = 0
         # (map, colormap, frame size, coloured map) of the last map coloured
@@ -225,6 +227,8 @@ class OutputWorker:
             self.log.write(json.dumps(record) + "\n")
         if self.keep_latest:
             self.latest = overlay
+        if self.on_overlay is not None:
+            self.on_overlay(overlay, item)
         self.frames_done += 1
 
     def _colorize(self, heatmap: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -1,0 +1,186 @@
+"""Who may talk to the server: the token, the Host header (DNS rebinding) and
+the Origin of state-changing requests (cross-site requests and sockets).
+
+A pure ASGI middleware in front of every route, so no route can forget it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from livecam.errors import ServeError
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+OPEN_PATHS = frozenset({"/healthz"})  # no token: load balancers and probes
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header or an Origin's netloc, without port or brackets."""
+    host = host_header.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The rules, decided once from how the server is bound.
+
+    Attributes:
+        token: Required on every request but :data:`OPEN_PATHS` (None: no token).
+        allowed_hosts: Host header names accepted (None: any, for a wildcard
+            bind, where the token is what protects the server).
+        cookie: The cookie that keeps the token after ``?token=`` was given.
+    """
+
+    token: str | None
+    allowed_hosts: frozenset[str] | None
+    cookie: str = "livecam_token"
+    open_paths: frozenset[str] = field(default=OPEN_PATHS)
+
+    @classmethod
+    def for_bind(
+        cls, host: str, port: int, token: str | None = None, extra_hosts: Iterable[str] = ()
+    ) -> Guard:
+        """The guard of a server bound to ``host``: loopback binds accept the
+        loopback names and need no token; any other bind needs one.
+
+        Raises:
+            ServeError: An empty token.
+        """
+        if token is not None and not token.strip():
+            raise ServeError("--token must not be empty")
+        extra = {host_name(name) for name in extra_hosts}
+        if is_loopback(host):
+            allowed: frozenset[str] | None = frozenset({*LOOPBACK_NAMES, host.lower(), *extra})
+        elif host in WILDCARD_HOSTS:
+            allowed = frozenset(extra) if extra else None
+        else:
+            allowed = frozenset({host_name(host), *extra})
+        if token is None and not is_loopback(host):
+            raise ServeError(f"a server on {host or '0.0.0.0'} needs a token")
+        return cls(token, allowed, cookie=f"livecam_token_{port}")
+
+    def refusal(self, scope: dict) -> tuple[int, str] | None:
+        """``(status, reason)`` when the request must be refused, else None."""
+        headers = _headers(scope)
+        host = headers.get("host", "")
+        if self.allowed_hosts is not None and host_name(host) not in self.allowed_hosts:
+            return 400, f"host {host!r} is not served here"
+        origin = headers.get("origin")
+        changes_state = scope["type"] == "websocket" or scope.get("method") == "POST"
+        if changes_state and origin is not None and not _same_origin(origin, host):
+            return 403, f"cross-origin request from {origin!r}"
+        if self.token is None or scope.get("path") in self.open_paths:
+            return None
+        given = self.given_token(scope, headers)
+        if given is None:
+            return 401, "a token is needed: open the URL printed by livecam serve"
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            return 403, "wrong token"
+        return None
+
+    def given_token(self, scope: dict, headers: dict[str, str] | None = None) -> str | None:
+        headers = headers if headers is not None else _headers(scope)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if "token" in query:
+            return query["token"][0]
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get("cookie", ""))
+        except Exception:  # a malformed Cookie header is no token
+            return None
+        return cookie[self.cookie].value if self.cookie in cookie else None
+
+    def set_cookie(self) -> bytes:
+        return f"{self.cookie}={self.token}; HttpOnly; SameSite=Strict; Path=/".encode()
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    return origin != "null" and urlsplit(origin).netloc.lower() == host.lower()
+
+
+def _headers(scope: dict) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+class GuardMiddleware:
+    """Applies a :class:`Guard` to every HTTP request and WebSocket handshake.
+
+    A valid ``?token=`` is turned into the HttpOnly cookie; on the page itself
+    the browser is redirected to the URL without it, so it stays out of the
+    history and of Referer headers.
+    """
+
+    def __init__(self, app, guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        refusal = self.guard.refusal(scope)
+        if refusal is not None:
+            await _refuse(scope, send, *refusal)
+            return
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if self.guard.token is None or "token" not in query or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "GET" and scope["path"] == "/":
+            rest = {k: v for k, v in query.items() if k != "token"}
+            location = "/" + (f"?{urlencode(rest, doseq=True)}" if rest else "")
+            await _respond(send, 303, b"", [(b"location", location.encode())], self.guard)
+            return
+
+        async def send_with_cookie(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"set-cookie", self.guard.set_cookie())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+async def _refuse(scope, send, status: int, reason: str) -> None:
+    if scope["type"] == "websocket":
+        # Closing before accepting makes the server answer the handshake with 403.
+        await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
+        return
+    await _respond(send, status, f"{reason}\n".encode())
+
+
+async def _respond(send, status: int, body: bytes, extra=(), guard: Guard | None = None) -> None:
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    ]
+    if guard is not None:
+        headers.append((b"set-cookie", guard.set_cookie()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
