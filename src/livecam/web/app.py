@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from livecam.errors import ControlError
 from livecam.web.camera import FrameRejected, decode_frame
-from livecam.web.guard import Guard, GuardMiddleware
+from livecam.web.guard import Guard, GuardMiddleware, deny_websocket
 from livecam.web.hub import HubFull, Subscription
 from livecam.web.session import WebSession
 
@@ -159,16 +159,17 @@ async def _watch_disconnect(receive, gone: asyncio.Event) -> None:
 
 async def _camera_socket(websocket: WebSocket, session: WebSession) -> None:
     """Browser-camera mode: a JPEG in, the overlay of that frame out, one at a time."""
+    scope, send = websocket.scope, websocket.send
     if session.camera is None:
-        await websocket.close(code=1008, reason="this server shows its own --source")
+        await deny_websocket(scope, send, 409, "this server shows its own --source")
         return
     if session.camera_clients >= 1:
-        await websocket.close(code=1013, reason="another browser camera is connected")
+        await deny_websocket(scope, send, 409, "another browser camera is connected")
         return
     try:
         subscription = session.hub.subscribe()
-    except HubFull:
-        await websocket.close(code=1013, reason="too many viewers")
+    except HubFull as exc:
+        await deny_websocket(scope, send, 503, str(exc))
         return
     session.camera_clients += 1
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -168,18 +169,31 @@ class GuardMiddleware:
 
 async def _refuse(scope, send, status: int, reason: str) -> None:
     if scope["type"] == "websocket":
-        # Closing before accepting makes the server answer the handshake with 403.
-        await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
+        await deny_websocket(scope, send, status, reason)
+        return
+    if scope.get("path", "").startswith("/api/"):
+        body = json.dumps({"error": reason}).encode()
+        await _respond(send, status, body, [(b"content-type", b"application/json")])
         return
     await _respond(send, status, f"{reason}\n".encode())
 
 
+async def deny_websocket(scope, send, status: int, reason: str) -> None:
+    """Refuse a WebSocket handshake with ``status`` where the server can say
+    it; elsewhere closing before accepting makes the server answer 403."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        body = f"{reason}\n".encode()
+        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+        return
+    await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
+
+
 async def _respond(send, status: int, body: bytes, extra=(), guard: Guard | None = None) -> None:
-    headers = [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        *extra,
-    ]
+    headers = [(b"content-length", str(len(body)).encode()), *extra]
+    if not any(name == b"content-type" for name, _ in extra):
+        headers.append((b"content-type", b"text/plain; charset=utf-8"))
     if guard is not None:
         headers.append((b"set-cookie", guard.set_cookie()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
