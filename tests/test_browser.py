@@ -1,0 +1,173 @@
+"""The page in a real, headless Chromium (Debian's, driven by its
+chromedriver): the live overlay, its controls, and browser-camera mode with
+Chromium's fake camera playing a real clip."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from livecam.video import open_source
+from mjpeg_server import MjpegServer
+from test_serve import served, wait_for
+from web_client import get_json
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    """Screenshots land here: $LIVECAM_TEST_ARTIFACTS (CI keeps them) or a temp folder."""
+    folder = os.environ.get("LIVECAM_TEST_ARTIFACTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def chromium(*arguments: str):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1100,800",
+        *arguments,
+    ):
+        options.add_argument(argument)
+    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+
+def element_pixels(element) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(element.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR)
+
+
+def difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(int) - b.astype(int)).mean())
+
+
+def test_the_page_shows_the_live_overlay_and_its_controls_work(lite0, samples, artifacts):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    with MjpegServer(samples / "megamind.mp4", fps=30) as camera:
+        source = open_source(camera.url, timeout=5)
+        try:
+            with served(lite0, source) as server:
+                url = server.web.url
+                browser = chromium()
+                try:
+                    browser.get(url)
+                    overlay = browser.find_element(By.ID, "overlay")
+                    assert wait_for(
+                        lambda: browser.find_element(By.ID, "video-fps").text != "-", 15
+                    )
+                    assert wait_for(
+                        lambda: len(browser.find_elements(By.CSS_SELECTOR, "#predictions tr")) >= 3,
+                        15,
+                    )
+                    assert wait_for(lambda: overlay.size["width"] >= 320, 15)
+
+                    # The overlay moves...
+                    before = element_pixels(overlay)
+                    time.sleep(1.0)
+                    moving = difference(before, element_pixels(overlay))
+                    assert moving > 1.0, moving
+                    browser.save_screenshot(str(artifacts / "serve-page.png"))
+
+                    # ...pause freezes it...
+                    browser.find_element(By.ID, "pause").click()
+                    assert wait_for(lambda: get_json(url + "api/status")["paused"], 5)
+                    time.sleep(0.5)
+                    frozen = element_pixels(overlay)
+                    time.sleep(1.0)
+                    assert difference(frozen, element_pixels(overlay)) < 0.01
+                    assert wait_for(
+                        lambda: browser.find_element(By.ID, "pause").text == "resume", 5
+                    )
+                    browser.find_element(By.ID, "pause").click()
+                    assert wait_for(lambda: not get_json(url + "api/status")["paused"], 5)
+
+                    # ...and the method, alpha and class set on the page reach the server.
+                    Select(browser.find_element(By.ID, "method")).select_by_value("layercam")
+                    assert wait_for(
+                        lambda: get_json(url + "api/status")["method"] == "layercam", 10
+                    )
+                    browser.execute_script(
+                        "const a = document.getElementById('alpha');"
+                        "a.value = 0.3; a.dispatchEvent(new Event('input'));"
+                    )
+                    assert wait_for(lambda: get_json(url + "api/status")["alpha"] == 0.3, 5)
+                    field = browser.find_element(By.ID, "class-name")
+                    field.send_keys("tabby", Keys.ENTER)
+                    assert wait_for(
+                        lambda: (get_json(url + "api/status")["target"] or {}).get("index") == 281,
+                        30,
+                    )
+                    field.clear()
+                    field.send_keys("no such thing", Keys.ENTER)
+                    assert wait_for(
+                        lambda: "unknown class" in browser.find_element(By.ID, "message").text, 5
+                    )
+                    browser.save_screenshot(str(artifacts / "serve-page-controls.png"))
+                finally:
+                    browser.quit()
+        finally:
+            source.close()
+
+
+def write_y4m(video: Path, path: Path, frames: int = 90, size=(640, 480)) -> Path:
+    """A real clip as the raw YUV4MPEG2 file Chromium's fake camera plays."""
+    capture = cv2.VideoCapture(str(video))
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            ok, image = capture.read()
+            if not ok:
+                break
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
+    capture.release()
+    return path
+
+
+def test_the_browser_camera_gets_its_overlays_back(lite0, samples, tmp_path, artifacts):
+    from selenium.webdriver.common.by import By
+
+    clip = write_y4m(samples / "vtest.avi", tmp_path / "vtest.y4m")
+    with served(lite0) as server:
+        browser = chromium(
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}",
+        )
+        try:
+            browser.get(server.web.url)
+            overlay = browser.find_element(By.ID, "overlay")
+            received = wait_for(lambda: int(overlay.get_attribute("data-frames") or 0) >= 10, 60)
+            assert received, browser.find_element(By.ID, "message").text
+            status = get_json(server.web.url + "api/status")
+            first = element_pixels(overlay)
+            time.sleep(1.0)
+            moving = difference(first, element_pixels(overlay))
+            browser.save_screenshot(str(artifacts / "serve-browser-camera.png"))
+        finally:
+            browser.quit()
+    assert status["mode"] == "camera" and status["seq"] >= 10
+    assert status["predictions"] and status["map_age_ms"] is not None
+    assert moving > 1.0, "the overlays follow the camera"
