@@ -205,7 +205,10 @@ async def _camera_frames(websocket: WebSocket, session: WebSession, subscription
         if overlay is None:  # the server is shutting down
             await websocket.close(code=1001, reason="server stopping")
             return
-        await websocket.send_bytes(overlay)
+        try:
+            await asyncio.wait_for(websocket.send_bytes(overlay), WRITE_TIMEOUT_S)
+        except asyncio.TimeoutError:  # it sends frames but does not read: drop it
+            return
 
 
 async def _overlay_of(subscription: Subscription, index: int, session: WebSession) -> bytes | None:
