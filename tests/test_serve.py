@@ -17,6 +17,7 @@ import websockets.sync.client as ws_client
 from websockets.exceptions import InvalidStatus
 
 from livecam.cam.targets import top
+from livecam.errors import ServeError
 from livecam.render import HeatmapRenderer
 from livecam.video import open_source
 from livecam.video.live import ExplainerCache, LiveRunner
@@ -228,6 +229,14 @@ def test_a_token_server_wants_its_token(lite0, camera):
             assert get(base + "healthz")[0] == 200
     finally:
         source.close()
+
+
+def test_a_public_bind_without_a_token_is_refused_before_serving(lite0):
+    runner = LiveRunner(ExplainerCache(lite0, "gradcam", top(1), "logit"), HeatmapRenderer())
+    with pytest.raises(ServeError, match=r"0\.0\.0\.0 needs a token"):
+        LiveServer(runner, None, host="0.0.0.0", port=0)
+    with served(lite0) as server, pytest.raises(ServeError, match=r"cannot listen on 127\.0"):
+        LiveServer(runner, None, port=server.web.port)  # the port is taken
 
 
 def jpeg(image: np.ndarray) -> bytes:
