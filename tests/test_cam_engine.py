@@ -320,6 +320,30 @@ def test_mixed_precision_maps_match_float32(lite0, lite0_gradcam, photos, precis
         assert corr(out.maps[i, 0], reference.maps[i, 0]) >= 0.98
 
 
+def test_mixed_precision_stores_the_weights_in_low_precision_once():
+    """Inference only: the weights are cast once when the variant is built, not
+    on every step; normalisation statistics stay float32."""
+    import keras
+
+    from livecam.models import graph
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x))
+    model = keras.Model(inputs, keras.layers.Dense(4, name="logits")(x))
+    for policy, stored in (("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")):
+        variant, _ = graph.rebuild(model, None, policy)
+        assert {v.dtype for v in variant.get_layer("conv").weights} == {stored}
+        assert {v.dtype for v in variant.get_layer("logits").weights} == {stored}
+        assert {v.dtype for v in variant.get_layer("bn").weights} == {"float32"}
+        assert variant.get_layer("bn").dtype_policy.name == policy
+    images = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 3)).astype("float32")
+    low = graph.rebuild(model, None, "mixed_bfloat16")[0](images)
+    assert np.allclose(np.asarray(low, dtype=np.float32), model(images).numpy(), atol=0.05)
+
+
 def test_gradcam_plus_plus_refuses_the_probability_score(tiny):
     with pytest.raises(MethodError, match="needs score 'logit'"):
         CamEngine(tiny, "gradcam++", score="probability")
