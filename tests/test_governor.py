@@ -72,6 +72,21 @@ def test_steps_down_under_load_and_climbs_back_when_it_goes():
     assert governor.level == QualityLevel(224)
 
 
+def test_one_slow_window_is_a_hiccup_two_are_a_trend():
+    governor = Governor(15, VGG_LEVELS)
+    settle(governor, base=0.040)
+    assert governor.level == QualityLevel(224)
+    hiccup = [0.2] * 3  # one window of slow steps (a garbage collection, a build beside)
+    assert all(governor.record(step, QualityLevel(224)) is None for step in hiccup)
+    settle(governor, base=0.040, steps=30)
+    assert governor.level == QualityLevel(224) and governor.changes == 0
+    steps = 0
+    while governor.record(0.2, QualityLevel(224)) is None:  # slow from now on
+        steps += 1
+        assert steps < 20
+    assert steps >= 5, "it waited for a second slow window (3 steps of 0.2 s make one)"
+
+
 def test_a_warm_cache_starts_at_the_right_level():
     costs = {lv: cost_at(lv, 0.25) for lv in VGG_LEVELS}
     governor = Governor(15, VGG_LEVELS, known_costs=costs)

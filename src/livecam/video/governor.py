@@ -30,6 +30,7 @@ LADDER_SIZES = (224, 192, 160, 128, 112, 96, 80, 64)
 WINDOW_S = 0.5  # measure this long at a level before judging it
 MIN_SAMPLES = 3
 CLIMB_MARGIN = 0.9  # a better level must fit with 10 % to spare: no flapping
+SLOW_WINDOWS = 2  # a level that held the target is left after this many slow windows in a row
 CACHE_VERSION = 1
 
 
@@ -82,6 +83,7 @@ class Governor:
         self.load = 1.0
         self.changes = 0
         self._samples: list[float] = []
+        self._slow_windows = 0
 
     def estimate(self, level: QualityLevel) -> float | None:
         """The level's unloaded cost: measured; else, from two or more measured
@@ -153,8 +155,17 @@ class Governor:
             return None
         cost = statistics.median(self._samples)
         self._samples.clear()
-        if level not in self.best_costs:  # first seen under the load measured last
+        known = level in self.best_costs
+        if not known:
+            # The load now is what was predicted for this level against what it
+            # costs (the load measured at the last level may be stale).
+            predicted = self.estimate(level)
+            if predicted is not None:
+                self.load = max(1.0, cost / predicted)
             self.best_costs[level] = cost / self.load
+        self._slow_windows = self._slow_windows + 1 if cost > self.period else 0
+        if known and 0 < self._slow_windows < SLOW_WINDOWS:
+            return None  # one slow window (a hiccup, a build beside) is not a trend
         self.load = max(1.0, cost / self.best_costs[level])
         self.best_costs[level] = min(self.best_costs[level], cost)
         wanted = self._probe(cost) or self.choose(self.load)
@@ -177,6 +188,7 @@ class Governor:
             self.level = level
             self.changes += 1
         self._samples.clear()
+        self._slow_windows = 0
 
     def reject(self, level: QualityLevel) -> None:
         """A level the model cannot run: never chosen again."""
