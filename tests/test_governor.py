@@ -61,6 +61,15 @@ def test_no_level_fast_enough_gives_the_fastest():
     assert governor.level == QualityLevel(64)
 
 
+def test_where_the_cost_is_flat_and_nothing_fits_it_keeps_the_quality():
+    # VGG16 in bfloat16 here: the dense head is most of the step, whatever the size.
+    costs = {lv: 0.070 + 0.010 * (lv.input_size / 224) ** 2 for lv in VGG_LEVELS}
+    governor = Governor(15, VGG_LEVELS, known_costs=costs)
+    assert governor.level == QualityLevel(
+        128
+    )  # 73.3 ms: within 5 % of 64 px (70.8), 160 px (75.1) is not
+
+
 def test_steps_down_under_load_and_climbs_back_when_it_goes():
     governor = Governor(15, VGG_LEVELS)
     settle(governor, base=0.040)  # 40 ms at 224: full quality fits

@@ -30,6 +30,7 @@ LADDER_SIZES = (224, 192, 160, 128, 112, 96, 80, 64)
 WINDOW_S = 0.5  # measure this long at a level before judging it
 MIN_SAMPLES = 3
 CLIMB_MARGIN = 0.9  # a better level must fit with 10 % to spare: no flapping
+NEAR_FASTEST = 1.05  # where none fits, levels within 5 % of the fastest count as fastest
 SLOW_WINDOWS = 2  # a level that held the target is left after this many slow windows in a row
 CACHE_VERSION = 1
 
@@ -132,7 +133,7 @@ class Governor:
     def choose(self, load: float) -> QualityLevel:
         """The best level predicted to sustain the target under ``load`` (the
         current level need only fit; another must fit with a margin), else the
-        fastest one known."""
+        best of the fastest ones known."""
         usable = [lv for lv in self.levels if lv not in self.rejected]
         predicted = {lv: cost * load for lv in usable if (cost := self.estimate(lv)) is not None}
         for level in usable:
@@ -141,7 +142,10 @@ class Governor:
                 return level
         if not predicted:
             return usable[0]
-        return min(predicted, key=predicted.__getitem__)
+        # None fits: the best quality among the fastest (where the cost is
+        # flat, e.g. VGG16's dense head in bfloat16, smaller sizes gain nothing).
+        fastest = min(predicted.values())
+        return next(lv for lv in usable if predicted.get(lv, np.inf) <= fastest * NEAR_FASTEST)
 
     def record(self, seconds: float, level: QualityLevel) -> QualityLevel | None:
         """Add one CAM step's duration at ``level``; after about half a second
