@@ -188,6 +188,30 @@ Overwrite = Annotated[
 ]
 Log = Annotated[Optional[Path], typer.Option(help="Write one JSON object per frame here.")]
 
+# The live commands' options (webcam, serve)
+FpsTarget = Annotated[
+    Optional[float],
+    typer.Option(
+        help="Lower the quality as needed to hold this many maps per second.",
+        callback=positive("--fps-target"),
+    ),
+]
+Record = Annotated[Optional[Path], typer.Option(help="Record the overlay video here.")]
+Duration = Annotated[
+    Optional[float],
+    typer.Option(help="Stop after this many seconds.", callback=positive("--duration")),
+]
+Reconnect = Annotated[
+    int,
+    typer.Option(
+        help="Reopen a lost camera/stream this often.", callback=at_least("--reconnect", 0)
+    ),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(help="Seconds without a frame = source lost.", callback=positive("--timeout")),
+]
+
 
 @dataclass
 class ModelChoice:

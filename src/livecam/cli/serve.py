@@ -48,31 +48,12 @@ def serve(
             help="Viewers at once; the next gets 503.", callback=opt.at_least("--max-clients", 1)
         ),
     ] = 8,
-    fps_target: Annotated[
-        Optional[float],
-        typer.Option(
-            help="Lower the quality as needed to hold this many maps per second.",
-            callback=opt.positive("--fps-target"),
-        ),
-    ] = None,
-    record: Annotated[Optional[Path], typer.Option(help="Record the overlay video here.")] = None,
+    fps_target: opt.FpsTarget = None,
+    record: opt.Record = None,
     log: opt.Log = None,
-    duration: Annotated[
-        Optional[float],
-        typer.Option(help="Stop after this many seconds.", callback=opt.positive("--duration")),
-    ] = None,
-    reconnect: Annotated[
-        int,
-        typer.Option(
-            help="Reopen a lost camera/stream this often.", callback=opt.at_least("--reconnect", 0)
-        ),
-    ] = 0,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            help="Seconds without a frame = source lost.", callback=opt.positive("--timeout")
-        ),
-    ] = 5.0,
+    duration: opt.Duration = None,
+    reconnect: opt.Reconnect = 0,
+    timeout: opt.Timeout = 5.0,
     model: opt.Model = "lite0",
     weights: opt.Weights = "imagenet",
     layer: opt.Layer = None,

@@ -209,36 +209,17 @@ def webcam(
         Optional[str],
         typer.Option(help="Stream URL (http://, rtsp://), video file or image folder instead."),
     ] = None,
-    fps_target: Annotated[
-        Optional[float],
-        typer.Option(
-            help="Lower the quality as needed to hold this frame rate.",
-            callback=opt.positive("--fps-target"),
-        ),
-    ] = None,
-    record: Annotated[Optional[Path], typer.Option(help="Record the overlay video here.")] = None,
+    fps_target: opt.FpsTarget = None,
+    record: opt.Record = None,
     log: opt.Log = None,
     no_display: Annotated[bool, typer.Option("--no-display", help="Run without a window.")] = False,
-    duration: Annotated[
-        Optional[float],
-        typer.Option(help="Stop after this many seconds.", callback=opt.positive("--duration")),
-    ] = None,
+    duration: opt.Duration = None,
     max_frames: Annotated[
         Optional[int],
         typer.Option(help="Stop after this many frames.", callback=opt.at_least("--max-frames", 1)),
     ] = None,
-    reconnect: Annotated[
-        int,
-        typer.Option(
-            help="Reopen a lost camera/stream this often.", callback=opt.at_least("--reconnect", 0)
-        ),
-    ] = 0,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            help="Seconds without a frame = source lost.", callback=opt.positive("--timeout")
-        ),
-    ] = 5.0,
+    reconnect: opt.Reconnect = 0,
+    timeout: opt.Timeout = 5.0,
     model: opt.Model = "lite0",
     weights: opt.Weights = "imagenet",
     layer: opt.Layer = None,
