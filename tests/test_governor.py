@@ -96,6 +96,28 @@ def test_one_slow_window_is_a_hiccup_two_are_a_trend():
     assert steps >= 5, "it waited for a second slow window (3 steps of 0.2 s make one)"
 
 
+def test_it_comes_back_to_a_level_that_held_the_target_before_the_load():
+    # Close to the budget (66.7 ms): 160 px holds it but would not be climbed to with
+    # the 10 % margin; having held it unloaded, it is where the governor returns.
+    costs = {lv: 0.040 + 0.024 * (lv.input_size / 160) ** 2 for lv in VGG_LEVELS}
+    levels = [lv for lv in VGG_LEVELS if lv.input_size <= 160]
+    governor = Governor(15, levels)
+
+    def run(load: float, steps: int = 60) -> None:
+        for _ in range(steps):
+            wanted = governor.record(costs[governor.level] * load, governor.level)
+            if wanted is not None:
+                governor.switched(wanted)
+
+    run(1.0)
+    assert governor.level == QualityLevel(160)
+    run(1.4)  # a CPU hog
+    assert governor.level.input_size < 160
+    run(1.0)
+    assert governor.level == QualityLevel(160), "back to the level it held"
+    assert costs[QualityLevel(160)] > governor.period * 0.9  # which the margin alone forbids
+
+
 def test_a_warm_cache_starts_at_the_right_level():
     costs = {lv: cost_at(lv, 0.25) for lv in VGG_LEVELS}
     governor = Governor(15, VGG_LEVELS, known_costs=costs)

@@ -31,6 +31,7 @@ WINDOW_S = 0.5  # measure this long at a level before judging it
 MIN_SAMPLES = 3
 CLIMB_MARGIN = 0.9  # a better level must fit with 10 % to spare: no flapping
 NEAR_FASTEST = 1.05  # where none fits, levels within 5 % of the fastest count as fastest
+LOAD_FREE = 1.1  # within 10 % of a level's best cost, there is no load to speak of
 SLOW_WINDOWS = 2  # a level that held the target is left after this many slow windows in a row
 CACHE_VERSION = 1
 
@@ -78,6 +79,8 @@ class Governor:
         self.levels = list(levels)
         self.best_costs = {lv: c for lv, c in (known_costs or {}).items() if lv in self.levels}
         self.rejected: set[QualityLevel] = set()
+        # Levels seen sustaining the target: coming back to one needs no margin.
+        self.proven: set[QualityLevel] = set()
         self.level = self.levels[0]
         if self.best_costs:
             self.level = self.choose(load=1.0)
@@ -137,7 +140,8 @@ class Governor:
         usable = [lv for lv in self.levels if lv not in self.rejected]
         predicted = {lv: cost * load for lv in usable if (cost := self.estimate(lv)) is not None}
         for level in usable:
-            limit = self.period if level == self.level else self.period * CLIMB_MARGIN
+            sure = level == self.level or level in self.proven
+            limit = self.period if sure else self.period * CLIMB_MARGIN
             if level in predicted and predicted[level] <= limit:
                 return level
         if not predicted:
@@ -161,17 +165,24 @@ class Governor:
         self._samples.clear()
         known = level in self.best_costs
         if not known:
-            # The load now is what was predicted for this level against what it
-            # costs (the load measured at the last level may be stale).
+            # Two guesses at the load now: the one measured at the last level (it
+            # may be stale) and this cost against the prediction (biased where
+            # the cost is not proportional to pixels). The lower one errs on the
+            # side of a costlier level, which later measurements correct.
             predicted = self.estimate(level)
             if predicted is not None:
-                self.load = max(1.0, cost / predicted)
+                self.load = min(self.load, max(1.0, cost / predicted))
             self.best_costs[level] = cost / self.load
         self._slow_windows = self._slow_windows + 1 if cost > self.period else 0
         if known and 0 < self._slow_windows < SLOW_WINDOWS:
             return None  # one slow window (a hiccup, a build beside) is not a trend
         self.load = max(1.0, cost / self.best_costs[level])
         self.best_costs[level] = min(self.best_costs[level], cost)
+        if self.load <= LOAD_FREE:  # as fast as it gets here: no other load to speak of
+            if self._slow_windows:
+                self.proven.discard(level)  # too slow even unloaded
+            else:
+                self.proven.add(level)  # it held the target: coming back needs no margin
         wanted = self._probe(cost) or self.choose(self.load)
         return wanted if wanted != self.level else None
 
