@@ -60,9 +60,9 @@ class ExplainerCache:
         with self._lock:
             return self._cache.setdefault(key, explainer)
 
-    def ready(self, level: QualityLevel, method: str) -> bool:
+    def ready(self, level: QualityLevel, method: str, targets: list[Target] | None = None) -> bool:
         with self._lock:
-            return (level, method, tuple(self.targets)) in self._cache
+            return (level, method, tuple(targets or self.targets)) in self._cache
 
 
 @dataclass(frozen=True)
@@ -186,22 +186,24 @@ class VariantBuilder:
         self._ready: QualityLevel | None = None
         self.failed: dict[QualityLevel, str] = {}
 
-    def request(self, level: QualityLevel, method: str) -> None:
+    def request(
+        self, level: QualityLevel, method: str, targets: list[Target] | None = None
+    ) -> None:
         """Start building ``level`` unless a build is under way."""
         with self._lock:
             if self._busy is not None:
                 return
-            if self.cache.ready(level, method):
+            if self.cache.ready(level, method, targets):
                 self._ready = level
                 return
             self._busy = level
         threading.Thread(
-            target=self._build, args=(level, method), daemon=True, name="livecam-build"
+            target=self._build, args=(level, method, targets), daemon=True, name="livecam-build"
         ).start()
 
-    def _build(self, level: QualityLevel, method: str) -> None:
+    def _build(self, level: QualityLevel, method: str, targets: list[Target] | None) -> None:
         try:
-            self.cache.get(level, method).warm_up()  # trace here, not on the CAM thread
+            self.cache.get(level, method, targets).warm_up()  # trace here, not on the CAM thread
         except LivecamError as exc:
             with self._lock:
                 self.failed[level] = str(exc)

@@ -168,7 +168,7 @@ class LiveRunner:
             return
         wanted = self.governor.record(live_map.step_s, live_map.level)
         if wanted is not None:
-            self.builder.request(wanted, live_map.method)
+            self.builder.request(wanted, live_map.method, self.controls.targets)
 
     # The display loop -------------------------------------------------------------
 
