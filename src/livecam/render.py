@@ -19,6 +19,11 @@ def colormap_names() -> list[str]:
     )
 
 
+def colormap_name(colormap: int) -> str:
+    """The name of one of OpenCV's colormap constants (``jet`` for ``COLORMAP_JET``)."""
+    return next(name for name in colormap_names() if colormap_id(name) == colormap)
+
+
 def colormap_id(name: str) -> int:
     """OpenCV's constant for a colormap name (case-insensitive)."""
     constant = getattr(cv2, f"COLORMAP_{name.upper()}", None)

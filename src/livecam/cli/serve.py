@@ -119,7 +119,6 @@ def serve(
                 token=token,
                 allowed_hosts=allow_host or (),
                 max_clients=max_clients,
-                colormap=colormap,
             )
             summary = server.run(
                 record=record,

@@ -29,7 +29,6 @@ class LiveServer:
         token: Required on non-loopback hosts.
         allowed_hosts: Extra names accepted in the Host header.
         max_clients: Viewers (and browser cameras) at once.
-        colormap: The renderer's colormap name, as the page shows it.
 
     Raises:
         ServeError: The address cannot be bound, or a public host has no token.
@@ -45,14 +44,12 @@ class LiveServer:
         token: str | None = None,
         allowed_hosts: Iterable[str] = (),
         max_clients: int = 8,
-        colormap: str = "jet",
     ) -> None:
         self.runner = runner
         self.camera = BrowserCameraSource() if source is None else None
         self.source: FrameSource = source if source is not None else self.camera
         self.hub = FrameHub(max_clients)
         self.session = WebSession(runner, self.hub, self.camera)
-        self.session.colormap = colormap
         self.web = WebServer(host, port, max_clients)
         try:
             self.guard = Guard.for_bind(host, self.web.port, token, allowed_hosts)

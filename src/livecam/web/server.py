@@ -7,6 +7,7 @@ import threading
 import time
 
 from livecam.errors import ServeError
+from livecam.web.camera import MAX_MESSAGE_BYTES
 
 SEND_BUFFER_BYTES = 64 * 1024  # little kernel buffering: a stalled viewer resumes near now
 SHUTDOWN_TIMEOUT_S = 3
@@ -41,7 +42,7 @@ class WebServer:
             timeout_keep_alive=5,
             timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_S,
             limit_concurrency=4 * self.max_clients + 16,
-            ws_max_size=2 * 1024 * 1024 + 1024,
+            ws_max_size=MAX_MESSAGE_BYTES + 1024,  # a frame and the framing
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -12,7 +12,7 @@ from livecam.cam import METHODS
 from livecam.cam.targets import ClassTarget, Target
 from livecam.errors import ControlError, LivecamError
 from livecam.models.labels import class_index, short_label
-from livecam.render import colormap_id, colormap_names
+from livecam.render import colormap_id, colormap_name, colormap_names
 from livecam.video.live import LiveRunner
 from livecam.video.pipeline import Processed
 from livecam.web.camera import BrowserCameraSource
@@ -37,7 +37,6 @@ class WebSession:
         self.hub = hub
         self.camera = camera
         self.camera_clients = 0
-        self.colormap = "jet"
         runner.on_overlay = self.publish
 
     @property
@@ -106,7 +105,7 @@ class WebSession:
             "target": shown.get("target"),
             "predictions": shown.get("predictions", []),
             "alpha": runner.renderer.alpha,
-            "colormap": self.colormap,
+            "colormap": colormap_name(runner.renderer.colormap),
             "paused": runner.controls.paused,
             "clients": self.clients,
             "fps_target": runner.fps_target,
@@ -151,7 +150,8 @@ class WebSession:
                 raise ControlError(
                     f"unknown colormap {value!r}; valid: {', '.join(colormap_names())}"
                 )
-            return lambda: self._set_colormap(value.lower())
+            colormap = colormap_id(value)
+            return lambda: setattr(runner.renderer, "colormap", colormap)
         if key == "paused":
             if not isinstance(value, bool):
                 raise ControlError(f"paused must be true or false, got {value!r}")
@@ -186,10 +186,6 @@ class WebSession:
     def _set_target(self, slot: int, targets: list[Target] | None) -> None:
         controls = self.runner.controls
         controls.targets, controls.slot = targets, slot
-
-    def _set_colormap(self, name: str) -> None:
-        self.runner.renderer.colormap = colormap_id(name)
-        self.colormap = name
 
 
 def _describe(target: Target, labels: list[str]) -> str:
