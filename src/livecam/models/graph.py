@@ -311,8 +311,7 @@ def _copy_weights(source, target) -> None:
     from keras import ops
 
     if len(source.weights) != len(target.weights):
-        target.set_weights(source.get_weights())  # the same error as Keras gives
-        return
+        raise ValueError(f"{len(target.weights)} weights to fill from {len(source.weights)}")
     for old, new in zip(source.weights, target.weights, strict=True):
         if tuple(old.shape) != tuple(new.shape):
             raise ValueError(f"weight {new.path} has shape {new.shape}, not {old.shape}")
