@@ -23,7 +23,7 @@ OPEN_PATHS = frozenset({"/healthz"})  # no token: load balancers and probes
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost",):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
