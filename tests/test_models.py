@@ -106,6 +106,69 @@ def test_vgg16_is_unchanged_at_its_native_size_even_after_a_smaller_one(vgg16, p
     np.testing.assert_array_equal(again.maps, native.maps)
 
 
+def _unfolded(monkeypatch, bundle, size):
+    """The variant as a Resizing layer before the Flatten (the fold turned off)."""
+    from livecam.models import graph
+
+    with monkeypatch.context() as patch:
+        patch.setattr(graph, "_dense_after", lambda *args: None)
+        return bundle.variant(size)
+
+
+@pytest.mark.parametrize("size", [192, 128, 96])
+def test_a_smaller_vgg16_folds_the_resize_into_fc1_and_computes_the_same(
+    vgg16, photos, monkeypatch, size
+):
+    from livecam.cam import CamEngine
+    from livecam.frames import model_input
+
+    folded = vgg16.variant(size)
+    unfolded = _unfolded(monkeypatch, vgg16, size)
+    grid = size // 32  # the map block5_pool hands to the Flatten
+    assert folded.model.get_layer("fc1").kernel.shape == (grid * grid * 512, 4096)
+    assert not [layer for layer in folded.model.layers if layer.name.endswith("_grid")]
+    assert [layer.name for layer in unfolded.model.layers if layer.name.endswith("_grid")]
+    batch = model_input([photos["orange.jpg"], photos["butterfly.jpg"]], (size, size))
+    logits = [bundle.model(batch).numpy() for bundle in (folded, unfolded)]
+    np.testing.assert_allclose(logits[0], logits[1], rtol=1e-4, atol=1e-4 * np.abs(logits[1]).max())
+    maps = [CamEngine(bundle)(batch).maps for bundle in (folded, unfolded)]
+    np.testing.assert_allclose(maps[0], maps[1], atol=1e-4)
+
+
+def test_a_sequential_flatten_head_folds_too(monkeypatch):
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((64, 64, 3)),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv"),
+            keras.layers.MaxPooling2D(4),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(5, name="head"),
+        ]
+    )
+    bundle = bundle_of(model)
+    small = bundle.variant(40)  # 16x16 -> 10x10 map before the Flatten
+    assert small.model.get_layer("head").kernel.shape == (10 * 10 * 8, 5)
+    reference = _unfolded(monkeypatch, bundle, 40)
+    batch = np.random.default_rng(0).uniform(0, 255, (3, 40, 40, 3)).astype("float32")
+    expected = reference.model(batch).numpy()
+    np.testing.assert_allclose(small.model(batch), expected, atol=1e-5 * np.abs(expected).max())
+
+
+def test_variants_are_built_from_the_native_model(vgg16, photos):
+    from livecam.frames import model_input
+
+    batch = model_input([photos["orange.jpg"]], (160, 160))
+    direct = vgg16.variant(160)
+    via_smaller = vgg16.variant(96).variant(160)
+    assert via_smaller.origin is vgg16 and vgg16.origin is None
+    np.testing.assert_array_equal(via_smaller.model(batch), direct.model(batch))
+    loaded = load_model("vgg16", weights="none", input_size=128)
+    assert loaded.input_size == (128, 128) and loaded.origin.input_size == (224, 224)
+
+
 @pytest.mark.parametrize(
     ("name", "layer"),
     [

@@ -10,7 +10,7 @@ Specs:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class LoadedModel:
         normalisation: ``softmax`` or ``sigmoid``: what turns the logits into
             the probabilities the original model output.
         precision: The Keras dtype policy the model was built under.
+        origin: The bundle at the native size that variants are built from
+            (None for that bundle itself).
     """
 
     name: str
@@ -46,6 +48,7 @@ class LoadedModel:
     input_size: tuple[int, int]
     normalisation: str = "softmax"
     precision: str = "float32"
+    origin: LoadedModel | None = field(default=None, repr=False, compare=False)
 
     @property
     def num_classes(self) -> int:
@@ -61,9 +64,16 @@ class LoadedModel:
         precision = precision or self.precision
         if (size, size) == self.input_size and precision == self.precision:
             return self
-        resize = None if (size, size) == self.input_size else size
-        model, _ = graph.rebuild(self.model, resize, precision)  # already logits
-        return replace(self, model=model, input_size=(size, size), precision=precision)
+        # Always from the native bundle: a smaller variant of a Flatten head has
+        # the resize folded into its Dense kernel, which cannot be undone.
+        native = self.origin or self
+        if (size, size) == native.input_size and precision == native.precision:
+            return native
+        resize = None if (size, size) == native.input_size else size
+        model, _ = graph.rebuild(native.model, resize, precision)  # already logits
+        return replace(
+            native, model=model, input_size=(size, size), precision=precision, origin=native
+        )
 
 
 def _model_file(path: Path):
@@ -178,22 +188,21 @@ def load_model(
         raise InputSizeError(f"input size {input_size} is too small (minimum {MIN_INPUT_SIZE})")
     base, preprocess = _base_model(spec, _normalise_weights(weights))
     base = _select_output(base, output)
-    native = _native_size(base)
-    size = None if input_size is None or (input_size, input_size) == native else input_size
     policy = None if precision == "float32" else precision
-    model, normalisation = graph.rebuild(base, size, policy)
+    model, normalisation = graph.rebuild(base, None, policy)
     cam_layer = graph.find_cam_layer(model, layer or zoo.PREFERRED_LAYERS.get(spec))
     class_labels = _labels(labels, model.output_shape[-1])
-    return LoadedModel(
+    native = LoadedModel(
         name=spec,
         model=model,
         preprocess=preprocess,
         labels=class_labels,
         cam_layer=cam_layer,
-        input_size=(size, size) if size else native,
+        input_size=_native_size(base),
         normalisation=normalisation,
         precision=precision,
     )
+    return native.variant(input_size) if input_size else native
 
 
 def _labels(labels: str | Path | list[str] | None, num_classes: int) -> list[str]:
