@@ -91,6 +91,15 @@ def settled_at(records: list[dict]) -> float | None:
     return None if not changes else max(changes)
 
 
+def transitions(records: list[dict]) -> list[tuple[float, str]]:
+    """``(capture time, level)`` of the first frame at each level the run used."""
+    changes: list[tuple[float, str]] = []
+    for r in records:
+        if not changes or changes[-1][1] != r["quality"]:
+            changes.append((round(r["time_s"], 2), r["quality"]))
+    return changes
+
+
 def describe(name: str, result: dict, extra: dict) -> dict:
     summary = result["summary"]
     row = {
@@ -103,6 +112,7 @@ def describe(name: str, result: dict, extra: dict) -> dict:
         "recorded_vs_run": round(result["recorded_s"] / summary.elapsed_s, 3),
         "recorded_frames": result["recorded_frames"],
         **extra,
+        "levels": transitions(result["records"]),
     }
     print(json.dumps(row), flush=True)
     return row
@@ -124,41 +134,61 @@ def cpu_hog(start_after: float, stop_after: float):
     return schedule
 
 
+RUNS = ("cold", "warm", "lite0", "hog-vgg16", "hog-lite0")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--runs",
+        default=",".join(RUNS),
+        help=f"comma-separated subset of {','.join(RUNS)} (warm needs cold)",
+    )
     args = parser.parse_args()
+    runs = set(args.runs.split(","))
+    if not runs <= set(RUNS) or ("warm" in runs and "cold" not in runs):
+        parser.error(f"--runs takes a subset of {','.join(RUNS)}, warm with cold")
     rows = []
     vgg = load_model("vgg16", weights="none")
     lite0 = load_model("lite0")
     with tempfile.TemporaryDirectory() as tmp:
         folder, cache_file = Path(tmp), Path(tmp) / "governor.json"
-        cold = run(vgg, 15, args.seconds, cache_file, folder)
-        records = cold["records"]
-        rows.append(
-            describe(
-                "vgg16 --fps-target 15, cold cache",
-                cold,
-                {"settled_at_s": settled_at(records), "from_5s": window(records, 5.0)},
-            )
+        if "cold" in runs:
+            rows.extend(vgg_cold_and_warm(vgg, args.seconds, cache_file, folder, "warm" in runs))
+        if "lite0" in runs:
+            full = run(lite0, None, args.seconds, cache_file, folder)
+            rows.append(describe("lite0, full quality", full, {"all": window(full["records"], 0)}))
+        for bundle, target in ((vgg, 15), (lite0, 25)):
+            if f"hog-{bundle.name}" in runs:
+                hogged = run(bundle, target, args.seconds, cache_file, folder, hog=cpu_hog(10, 20))
+                rows.append(hog_row(f"{bundle.name} --fps-target {target}", hogged))
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+def vgg_cold_and_warm(vgg, seconds: float, cache_file: Path, folder: Path, warm: bool) -> list:
+    cold = run(vgg, 15, seconds, cache_file, folder)
+    records = cold["records"]
+    rows = [
+        describe(
+            "vgg16 --fps-target 15, cold cache",
+            cold,
+            {"settled_at_s": settled_at(records), "from_5s": window(records, 5.0)},
         )
-        warm = run(vgg, 15, args.seconds, cache_file, folder)
-        records = warm["records"]
+    ]
+    if warm:
+        warm_run = run(vgg, 15, seconds, cache_file, folder)
+        records = warm_run["records"]
         rows.append(
             describe(
                 "vgg16 --fps-target 15, warm cache",
-                warm,
+                warm_run,
                 {"settled_at_s": settled_at(records), "from_2s": window(records, 2.0)},
             )
         )
-        full = run(lite0, None, args.seconds, cache_file, folder)
-        rows.append(describe("lite0, full quality", full, {"all": window(full["records"], 0)}))
-        for bundle, target in ((vgg, 15), (lite0, 25)):
-            hogged = run(bundle, target, args.seconds, cache_file, folder, hog=cpu_hog(10, 20))
-            rows.append(hog_row(f"{bundle.name} --fps-target {target}", hogged))
-    if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=1))
+    return rows
 
 
 def hog_row(name: str, hogged: dict) -> dict:

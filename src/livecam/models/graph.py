@@ -322,7 +322,8 @@ def _adapt_flatten_heads(
         return folds
     layers = config.get("layers")
     if isinstance(layers, list):
-        sequential = not any(isinstance(layer, dict) and "inbound_nodes" in layer for layer in layers)
+        configs = [layer for layer in layers if isinstance(layer, dict)]
+        sequential = not any("inbound_nodes" in layer for layer in configs)
         names = [_layer_name(layer) if isinstance(layer, dict) else None for layer in layers]
         for index in reversed(range(len(layers))):
             name = names[index]

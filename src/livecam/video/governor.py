@@ -33,7 +33,7 @@ CLIMB_MARGIN = 0.9  # a better level must fit with 10 % to spare: no flapping
 NEAR_FASTEST = 1.05  # where none fits, levels within 5 % of the fastest count as fastest
 LOAD_FREE = 1.1  # within 10 % of a level's best cost, there is no load to speak of
 SLOW_WINDOWS = 2  # a level that held the target is left after this many slow windows in a row
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: Flatten heads fold their resize (VGG16 costs changed)
 
 
 @dataclass(frozen=True)
