@@ -134,14 +134,14 @@ class Governor:
         return fixed + per_pixel * pixels
 
     def choose(self, load: float) -> QualityLevel:
-        """The best level predicted to sustain the target under ``load`` (the
-        current level need only fit; another must fit with a margin), else the
-        best of the fastest ones known."""
+        """The best level predicted to sustain the target under ``load``, else
+        the best of the fastest ones known. A level must fit with a margin
+        unless it has proven itself (see :meth:`record`): one at the very edge
+        of the budget would drop below the target with every hiccup."""
         usable = [lv for lv in self.levels if lv not in self.rejected]
         predicted = {lv: cost * load for lv in usable if (cost := self.estimate(lv)) is not None}
         for level in usable:
-            sure = level == self.level or level in self.proven
-            limit = self.period if sure else self.period * CLIMB_MARGIN
+            limit = self.period if level in self.proven else self.period * CLIMB_MARGIN
             if level in predicted and predicted[level] <= limit:
                 return level
         if not predicted:
@@ -181,8 +181,10 @@ class Governor:
         if self.load <= LOAD_FREE:  # as fast as it gets here: no other load to speak of
             if self._slow_windows:
                 self.proven.discard(level)  # too slow even unloaded
-            else:
-                self.proven.add(level)  # it held the target: coming back needs no margin
+            elif cost <= self.period * CLIMB_MARGIN:
+                # It held the target with the margin: it is kept, and come back
+                # to, while it merely fits.
+                self.proven.add(level)
         wanted = self._probe(cost) or self.choose(self.load)
         return wanted if wanted != self.level else None
 
