@@ -88,6 +88,7 @@ class Governor:
         self.changes = 0
         self._samples: list[float] = []
         self._slow_windows = 0
+        self._judged = False  # whether a window at the current level was judged
 
     def estimate(self, level: QualityLevel) -> float | None:
         """The level's unloaded cost: measured; else, from two or more measured
@@ -133,15 +134,17 @@ class Governor:
         per_pixel, fixed = max(per_pixel, 0.0), max(fixed, 0.0)
         return fixed + per_pixel * pixels
 
-    def choose(self, load: float) -> QualityLevel:
+    def choose(self, load: float, keep: QualityLevel | None = None) -> QualityLevel:
         """The best level predicted to sustain the target under ``load``, else
         the best of the fastest ones known. A level must fit with a margin
-        unless it has proven itself (see :meth:`record`): one at the very edge
-        of the budget would drop below the target with every hiccup."""
+        (one at the very edge of the budget would drop below the target with
+        every hiccup), unless it is ``keep`` (the current one, adopted) or has
+        proven itself (see :meth:`record`): those need only fit."""
         usable = [lv for lv in self.levels if lv not in self.rejected]
         predicted = {lv: cost * load for lv in usable if (cost := self.estimate(lv)) is not None}
         for level in usable:
-            limit = self.period if level in self.proven else self.period * CLIMB_MARGIN
+            sure = level == keep or level in self.proven
+            limit = self.period if sure else self.period * CLIMB_MARGIN
             if level in predicted and predicted[level] <= limit:
                 return level
         if not predicted:
@@ -185,7 +188,11 @@ class Governor:
                 # It held the target with the margin: it is kept, and come back
                 # to, while it merely fits.
                 self.proven.add(level)
-        wanted = self._probe(cost) or self.choose(self.load)
+        # A level never measured before is adopted by its first window, where it
+        # must fit with the margin; after that, and for a known one, fitting will do.
+        keep = self.level if self._judged or known else None
+        self._judged = True
+        wanted = self._probe(cost) or self.choose(self.load, keep)
         return wanted if wanted != self.level else None
 
     def _probe(self, cost: float) -> QualityLevel | None:
@@ -206,6 +213,7 @@ class Governor:
             self.changes += 1
         self._samples.clear()
         self._slow_windows = 0
+        self._judged = False
 
     def reject(self, level: QualityLevel) -> None:
         """A level the model cannot run: never chosen again."""
