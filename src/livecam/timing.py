@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-STAGES = ("read_wait", "preprocess", "cam", "render", "write")
+STAGES = ("read_wait", "preprocess", "cam", "follow", "render", "write")
 
 
 def percentiles(

@@ -182,6 +182,13 @@ Smooth = Annotated[
         help="Average maps over frames: 0 (off) to 0.95 (heavy).", callback=_checked(_check_smooth)
     ),
 ]
+Follow = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        help="Warp the latest map to each frame with optical flow, so it keeps up with motion.",
+    ),
+]
 Codec = Annotated[Optional[str], typer.Option(help="FourCC to force, e.g. mp4v or MJPG.")]
 Overwrite = Annotated[
     bool, typer.Option("--overwrite", help="Replace existing outputs (never an input).")

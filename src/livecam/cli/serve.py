@@ -70,6 +70,7 @@ def serve(
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
     smooth: opt.Smooth = 0.0,
+    follow: opt.Follow = False,
     codec: opt.Codec = None,
     overwrite: opt.Overwrite = False,
 ) -> None:
@@ -106,9 +107,8 @@ def serve(
         bundle, wanted = choice.load()
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         cache = ExplainerCache(bundle, method, wanted, score, options)
-        runner = LiveRunner(
-            cache, HeatmapRenderer(alpha, colormap), fps_target=fps_target, smooth=smooth
-        )
+        renderer = HeatmapRenderer(alpha, colormap)
+        runner = LiveRunner(cache, renderer, fps_target=fps_target, smooth=smooth, follow=follow)
         frames = open_source(source, timeout, reconnect) if source is not None else None
         try:
             server = LiveServer(

@@ -56,6 +56,7 @@ def annotate(
             callback=opt.at_least("--refresh", 1),
         ),
     ] = 1,
+    follow: opt.Follow = False,
     model: opt.Model = "lite0",
     weights: opt.Weights = "imagenet",
     layer: opt.Layer = None,
@@ -122,7 +123,7 @@ def annotate(
 
       livecam annotate videos/ --out-dir annotated/ --batch 8 --smooth 0.6
 
-      livecam annotate archive/ --out-dir out/ --refresh 4
+      livecam annotate archive/ --out-dir out/ --refresh 4 --follow
 
       livecam annotate /archive/cams/ --out-dir /archive/out/ --engine ray --logs
     """
@@ -152,7 +153,7 @@ def annotate(
             job = AnnotateJob(
                 model, weights, layer, str(labels) if labels else None, input_size, precision,
                 method, score, top, tuple(class_ or ()), options, alpha, colormap, batch, smooth,
-                refresh, codec, overwrite,
+                refresh, codec, overwrite, follow,
             )  # fmt: skip
             failed = run_on_ray(
                 tasks,
@@ -188,6 +189,7 @@ def annotate(
                         progress=progress,
                         overwrite=overwrite,
                         refresh=refresh,
+                        follow=follow,
                     )
             except Exception as exc:
                 report(exc)
@@ -236,6 +238,7 @@ def webcam(
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
     smooth: opt.Smooth = 0.0,
+    follow: opt.Follow = False,
     codec: opt.Codec = None,
     overwrite: opt.Overwrite = False,
 ) -> None:
@@ -248,6 +251,8 @@ def webcam(
     Examples:
 
       livecam webcam --fps-target 15
+
+      livecam webcam --model vgg16 --fps-target 15 --follow
 
       livecam webcam --source http://192.168.1.20:8080/video --record out.mp4
 
@@ -272,6 +277,7 @@ def webcam(
             HeatmapRenderer(alpha, colormap),
             fps_target=fps_target,
             smooth=smooth,
+            follow=follow,
             display=display,
             status=status,
         )

@@ -37,6 +37,7 @@ class AnnotateJob:
     refresh: int = 1
     codec: str | None = None
     overwrite: bool = False
+    follow: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class VideoAnnotator:
                 progress=progress,
                 overwrite=self.job.overwrite,
                 refresh=self.job.refresh,
+                follow=self.job.follow,
             )
             if log_tmp is not None:
                 os.replace(log_tmp, task.log)

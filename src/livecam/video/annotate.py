@@ -17,6 +17,7 @@ from livecam.explain import Explainer, Explanation
 from livecam.frames import prepare
 from livecam.render import HeatmapRenderer
 from livecam.timing import StageTimer
+from livecam.video.follow import MapFollower
 from livecam.video.pipeline import (
     MapSmoother,
     OutputWorker,
@@ -69,12 +70,15 @@ def process_frames(
     progress: ProgressCallback | None = None,
     max_frames: int | None = None,
     refresh: int = 1,
+    follow: bool = False,
 ) -> int:
     """Run every frame of ``source`` (or the first ``max_frames``), in order:
     every ``refresh``-th frame through the CAM step (in batches), the frames in
-    between with the latest map. ``summary.frames_in`` and ``summary.maps``
-    count as they go (so they are right after an interrupt too)."""
+    between with the latest map (``follow``: warped to them by optical flow).
+    ``summary.frames_in`` and ``summary.maps`` count as they go (so they are
+    right after an interrupt too)."""
     smoother = MapSmoother(smooth)
+    follower = MapFollower() if follow else None
     size = explainer.model.input_size
     # With --refresh, most frames need no model input: prepare only those that do.
     source.prepare = partial(prepare, size=size) if refresh == 1 else None
@@ -108,11 +112,14 @@ def process_frames(
                 "map_seq": held.seq,
                 "map_age_ms": round((frame.time_s - held.frame.time_s) * 1000.0, 1),
             }
+            heatmap = held.heatmap
+            if follower is not None and frame is not held.frame:
+                with timer.stage("follow"):
+                    heatmap = follower.follow(heatmap, held.frame.image, frame.image)
+                timings["follow"] = timer.last("follow")
             target = held.explanation.targets[0]
             worker.submit(
-                Processed(
-                    frame, held.explanation, target, held.heatmap, dict(timings), None, fields
-                )
+                Processed(frame, held.explanation, target, heatmap, dict(timings), None, fields)
             )
         done += len(chunk)
         if progress is not None:
@@ -135,6 +142,7 @@ def annotate_video(
     max_frames: int | None = None,
     overwrite: bool = False,
     refresh: int = 1,
+    follow: bool = False,
 ) -> RunSummary:
     """Write ``output``: the source with the heatmap of its first target blended
     into every frame, at the source's size and frame rate.
@@ -154,6 +162,8 @@ def annotate_video(
         overwrite: Replace existing outputs (never an input).
         refresh: Compute a map every ``refresh``-th frame and blend it into the
             frames up to the next one (1: every frame).
+        follow: Warp the map to the frames between refreshes with dense optical
+            flow (see :mod:`livecam.video.follow`); needs ``refresh`` of 2 or more.
 
     Returns:
         The run's summary (``interrupted`` after Ctrl-C/SIGTERM).
@@ -167,6 +177,8 @@ def annotate_video(
         raise LivecamError(f"batch must be at least 1, got {batch}")
     if refresh < 1:
         raise LivecamError(f"refresh must be at least 1, got {refresh}")
+    if follow and refresh == 1:
+        raise LivecamError("follow warps a map to the frames between refreshes: use refresh >= 2")
     renderer = renderer or HeatmapRenderer()
     timer = StageTimer()
     summary = RunSummary(source=str(source_spec))
@@ -197,6 +209,7 @@ def annotate_video(
                     progress,
                     max_frames,
                     refresh,
+                    follow,
                 )
             except KeyboardInterrupt:
                 summary.interrupted = True

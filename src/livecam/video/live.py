@@ -27,6 +27,7 @@ from livecam.outputs import write_image
 from livecam.render import HeatmapRenderer
 from livecam.timing import RateMeter, StageTimer, percentiles
 from livecam.video.cam_worker import CamWorker, Choice, ExplainerCache, LiveMap, VariantBuilder
+from livecam.video.follow import MapFollower
 from livecam.video.governor import CostCache, Governor, ladder
 from livecam.video.pipeline import (
     MapSmoother,
@@ -90,6 +91,8 @@ class LiveRunner:
         fps_target: Maps per second to sustain by lowering their quality (None:
             full quality). The video always runs at the source's pace.
         smooth: Exponential moving average of maps, applied as they arrive.
+        follow: Warp the latest map to each frame shown with dense optical
+            flow, so it keeps up with motion between maps.
         display: Show a window (when one can be opened).
         status: Called about once a second with a one-line status while there
             is no window (none asked for, or it failed).
@@ -108,6 +111,7 @@ class LiveRunner:
         *,
         fps_target: float | None = None,
         smooth: float = 0.0,
+        follow: bool = False,
         display=None,
         status: StatusCallback | None = None,
         on_overlay: Callable[[np.ndarray, Processed], None] | None = None,
@@ -134,6 +138,7 @@ class LiveRunner:
             self.level = self.governor.level
         self.builder = VariantBuilder(cache)
         self.smoother = MapSmoother(smooth)
+        self.follower = MapFollower() if follow else None
         self.display = display
         self.status = status
         self.on_overlay = on_overlay
@@ -319,6 +324,11 @@ class LiveRunner:
         timings = {"read_wait": self.timer.last("read_wait")}
         if new_map:
             timings["cam"] = live_map.step_s
+        heatmap = shown.heatmap
+        if self.follower is not None and frame is not live_map.frame:
+            with self.timer.stage("follow"):
+                heatmap = self.follower.follow(heatmap, live_map.frame.image, frame.image)
+            timings["follow"] = self.timer.last("follow")
         fields = {
             "map_seq": live_map.seq,
             "map_age_ms": round(age_ms, 1),
@@ -330,9 +340,7 @@ class LiveRunner:
         hud = [self._hud_line(shown, age_ms), *self.controls.recent_messages(now)]
         if self.controls.paused:
             hud.append("paused")
-        return Processed(
-            frame, live_map.explanation, shown.target, shown.heatmap, timings, hud, fields
-        )
+        return Processed(frame, live_map.explanation, shown.target, heatmap, timings, hud, fields)
 
     def _hud_line(self, shown: _Shown, age_ms: float) -> str:
         live_map, target = shown.live_map, shown.target
