@@ -11,6 +11,7 @@ from livecam.explain import Explainer
 from livecam.render import peak_xy
 from livecam.video.annotate import annotate_video
 from livecam.video.follow import MapFollower
+from livecam.video.sources import Frame
 
 
 def scene(photos, width: int = 320, height: int = 240) -> np.ndarray:
@@ -31,27 +32,48 @@ def blob_map(x: float, y: float, size: int = 14) -> np.ndarray:
     return np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / 0.01).astype(np.float32)
 
 
-@pytest.mark.parametrize(("dx", "dy"), [(24, 0), (-16, 12)])
-def test_the_map_moves_with_the_scene(photos, dx, dy):
-    before = scene(photos)
-    after = shifted(before, dx, dy)
+def frames_of(images: list[np.ndarray]) -> list[Frame]:
+    return [Frame(index, image, index / 30) for index, image in enumerate(images)]
+
+
+def peak_shift(heatmap: np.ndarray, followed: np.ndarray) -> tuple[int, int]:
+    (x0, y0), (x1, y1) = peak_xy(heatmap, 320, 240), peak_xy(followed, 320, 240)
+    return x1 - x0, y1 - y0
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(6, 0), (-4, 3)])
+def test_the_map_moves_with_the_scene_frame_after_frame(photos, dx, dy):
+    still = scene(photos)
+    frames = frames_of([shifted(still, dx * k, dy * k) for k in range(6)])
     heatmap = blob_map(0.4, 0.5)
-    followed = MapFollower().follow(heatmap, before, after)
-    x0, y0 = peak_xy(heatmap, 320, 240)
-    x1, y1 = peak_xy(followed, 320, 240)
-    assert abs((x1 - x0) - dx) <= 4 and abs((y1 - y0) - dy) <= 4, ((x0, y0), (x1, y1))
+    follower = MapFollower()
+    assert follower.follow(heatmap, frames[0], frames[0]) is heatmap  # its own frame
+    for k, frame in enumerate(frames[1:], start=1):
+        x, y = peak_shift(heatmap, follower.follow(heatmap, frames[0], frame))
+        assert abs(x - dx * k) <= 4 and abs(y - dy * k) <= 4, (k, x, y)
 
 
-def test_the_map_s_own_frame_gives_it_back_unchanged(photos):
-    frame = scene(photos)
-    heatmap = blob_map(0.3, 0.7)
-    assert MapFollower().follow(heatmap, frame, frame) is heatmap
+def test_a_new_map_of_an_earlier_frame_is_carried_through_the_frames_since(photos):
+    still = scene(photos)
+    frames = frames_of([shifted(still, 6 * k, 0) for k in range(8)])
+    first, later = blob_map(0.5, 0.5), blob_map(0.3, 0.4)
+    follower = MapFollower()
+    for frame in frames[:6]:
+        follower.follow(first, frames[0], frame)
+    # A map computed on frame 2 arrives while frame 6 is shown: it is 4 frames behind.
+    x, y = peak_shift(later, follower.follow(later, frames[2], frames[6]))
+    assert abs(x - 24) <= 4 and abs(y) <= 4, (x, y)
+    x, _ = peak_shift(later, follower.follow(later, frames[2], frames[7]))
+    assert abs(x - 30) <= 4, x
 
 
 def test_a_still_scene_keeps_the_map_where_it_was(photos):
-    frame = scene(photos)
+    still = scene(photos)
+    frames = frames_of([still, still.copy(), still.copy()])
     heatmap = blob_map(0.6, 0.3)
-    followed = MapFollower().follow(heatmap, frame, frame.copy())
+    follower = MapFollower()
+    for frame in frames:
+        followed = follower.follow(heatmap, frames[0], frame)
     assert followed.shape == (120, 160)
     expected = cv2.resize(heatmap, (160, 120), interpolation=cv2.INTER_CUBIC)
     assert np.abs(followed - expected).max() < 0.02
@@ -78,7 +100,7 @@ def test_annotate_refresh_follow_moves_the_peak_with_the_monarch(lite0, samples,
         peaks = {r["frame"]: r["peak"][0] for r in records}
         held = [r for r in records if r["frame"] % 4]
         assert all(r["map_seq"] == r["frame"] // 4 + 1 for r in records)
-        assert all((r["timings_ms"]["follow"] > 0) == follow for r in held)
+        assert all((r["timings_ms"]["follow"] > 0) == follow for r in records)
         # How far each held frame's peak is from its map's own, per frame of age.
         shifts[follow] = np.mean(
             [(peaks[r["frame"]] - peaks[r["frame"] - r["frame"] % 4]) / (r["frame"] % 4)

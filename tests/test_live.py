@@ -190,3 +190,39 @@ def test_a_snapshot_that_cannot_be_written_is_reported_and_the_run_goes_on(tmp_p
     runner.snapshot_dir = tmp_path
     runner._handle_key(ord("s"), worker)
     assert len(list(tmp_path.glob("livecam-*.png"))) == 1
+
+
+def test_follow_moves_the_held_map_with_the_scene(samples, tmp_path, lite0, monkeypatch):
+    """A 200 ms CAM step holds each map for about three frames of the sample
+    clip, whose monarch slides right a fixed step a frame: without --follow the
+    peak stays put between maps, with it the peak moves with the monarch."""
+    from statistics import median
+
+    from livecam.cam import classes
+    from livecam.explain import Explainer
+
+    boxes = json.loads((samples / "moving_monarch.json").read_text())["boxes_xyxy"]
+    step = boxes[1][0] - boxes[0][0]
+    original = Explainer.explain_batch
+
+    def slow(self, batch):
+        time.sleep(0.2)
+        return original(self, batch)
+
+    monkeypatch.setattr(Explainer, "explain_batch", slow)
+    shifts = {}
+    for follow in (False, True):
+        cache = ExplainerCache(lite0, "gradcam", classes(lite0.labels, ["monarch"]), "logit")
+        runner = LiveRunner(cache, HeatmapRenderer(), follow=follow, display=Display(enabled=False))
+        with MjpegServer(samples / "moving_monarch.mp4", fps=15) as server:
+            _, records = run_live(runner, server, tmp_path, duration=4)
+        assert all((r["timings_ms"]["follow"] > 0) == follow for r in records)
+        same_map = [
+            new["peak"][0] - old["peak"][0]
+            for old, new in itertools.pairwise(records)
+            if new["map_seq"] == old["map_seq"] and new["frame"] == old["frame"] + 1
+        ]
+        assert len(same_map) >= 15, len(same_map)
+        shifts[follow] = median(same_map)  # robust to the clip looping back
+    assert shifts[False] == 0
+    assert 0.5 * step <= shifts[True] <= 1.5 * step, shifts

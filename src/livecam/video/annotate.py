@@ -107,19 +107,19 @@ def process_frames(
                 summary.maps += 1
                 heatmap = smoother(explanation.targets[0].heatmap)
                 held = _HeldMap(explanation, frame, summary.maps, heatmap)
-                timings = shares
+                timings = dict(shares)
             fields = {
                 "map_seq": held.seq,
                 "map_age_ms": round((frame.time_s - held.frame.time_s) * 1000.0, 1),
             }
             heatmap = held.heatmap
-            if follower is not None and frame is not held.frame:
+            if follower is not None:  # every frame: it follows the scene frame to frame
                 with timer.stage("follow"):
-                    heatmap = follower.follow(heatmap, held.frame.image, frame.image)
+                    heatmap = follower.follow(heatmap, held.frame, frame)
                 timings["follow"] = timer.last("follow")
             target = held.explanation.targets[0]
             worker.submit(
-                Processed(frame, held.explanation, target, heatmap, dict(timings), None, fields)
+                Processed(frame, held.explanation, target, heatmap, timings, None, fields)
             )
         done += len(chunk)
         if progress is not None:

@@ -325,9 +325,9 @@ class LiveRunner:
         if new_map:
             timings["cam"] = live_map.step_s
         heatmap = shown.heatmap
-        if self.follower is not None and frame is not live_map.frame:
+        if self.follower is not None:  # every frame: it follows the scene frame to frame
             with self.timer.stage("follow"):
-                heatmap = self.follower.follow(heatmap, live_map.frame.image, frame.image)
+                heatmap = self.follower.follow(heatmap, live_map.frame, frame)
             timings["follow"] = self.timer.last("follow")
         fields = {
             "map_seq": live_map.seq,
