@@ -146,3 +146,12 @@ def test_refresh_through_the_cli_is_checked_and_summarised(samples, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "annotated 30 frames" in result.stderr and "10 maps" in result.stderr
+    alone = runner.invoke(app, ["annotate", str(samples / "vtest.avi"), "--follow"])
+    assert alone.exit_code == 1 and "add --refresh N" in alone.stderr
+    followed = tmp_path / "followed.mp4"
+    result = runner.invoke(
+        app,
+        ["annotate", str(samples / "vtest.avi"), "-o", str(followed), "--refresh", "3", "--follow"],
+    )
+    assert result.exit_code == 0, result.output
+    assert count_frames(followed)[0] == 30

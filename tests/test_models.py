@@ -157,6 +157,23 @@ def test_a_sequential_flatten_head_folds_too(monkeypatch):
     np.testing.assert_allclose(small.model(batch), expected, atol=1e-5 * np.abs(expected).max())
 
 
+def test_no_fold_where_the_flattened_map_is_used_elsewhere():
+    """A model that also returns its flattened features keeps them whole: the
+    resize stays a layer, and the Dense its kernel."""
+    import keras
+
+    from livecam.models import graph
+
+    inputs = keras.Input((64, 64, 3))
+    features = keras.layers.MaxPooling2D(4)(keras.layers.Conv2D(8, 3, padding="same")(inputs))
+    flat = keras.layers.Flatten(name="flat")(features)
+    model = keras.Model(inputs, [keras.layers.Dense(5, name="head")(flat), flat])
+    rebuilt, _ = graph.rebuild(model, 40)
+    assert rebuilt.get_layer("head").kernel.shape == (16 * 16 * 8, 5)
+    assert tuple(rebuilt.outputs[1].shape) == (None, 16 * 16 * 8)
+    assert rebuilt.get_layer("flat_grid")
+
+
 def test_variants_are_built_from_the_native_model(vgg16, photos):
     from livecam.frames import model_input
 

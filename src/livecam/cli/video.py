@@ -138,6 +138,8 @@ def annotate(
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         if len(sources) > 1 and (output or heatmap_out or log):
             raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
+        if follow and refresh == 1:
+            raise LivecamError("--follow moves a map to the frames between maps: add --refresh N")
         if engine == "ray":
             from livecam.cli.cluster import run_on_ray
             from livecam.cluster import AnnotateJob, plan_tasks

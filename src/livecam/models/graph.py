@@ -269,18 +269,32 @@ def _consumers(layers: list, index: int, sequential: bool) -> list[dict]:
     return [layer for layer in layers if name in _inbound_names(layer.get("inbound_nodes"))]
 
 
-def _dense_after(layers: list, index: int, sequential: bool) -> str | None:
+def _output_names(config: dict) -> set[str]:
+    """The layers whose outputs a functional config returns."""
+    outputs = config.get("output_layers") or []
+    entries = outputs if outputs and isinstance(outputs[0], list) else [outputs]
+    return {entry[0] for entry in entries if entry}
+
+
+def _dense_after(config: dict, index: int, sequential: bool) -> str | None:
     """The ``Dense`` that alone consumes a channels-last ``Flatten`` (through
-    dropouts, which do nothing at inference), or None."""
-    if layers[index]["config"].get("data_format", "channels_last") != "channels_last":
+    dropouts, which do nothing at inference) and nothing else, or None: only
+    then can the resize before the Flatten become part of its kernel."""
+    import keras
+
+    layers = config["layers"]
+    data_format = layers[index]["config"].get("data_format") or keras.config.image_data_format()
+    if data_format != "channels_last":
         return None
+    returned = _output_names(config)
     while True:
         consumers = _consumers(layers, index, sequential)
-        if len(consumers) != 1:
+        if len(consumers) != 1 or _layer_name(layers[index]) in returned:
             return None
         kind = consumers[0].get("class_name")
         if kind == "Dense":
-            return _layer_name(consumers[0])
+            called_once = len(consumers[0].get("inbound_nodes") or [None]) == 1
+            return _layer_name(consumers[0]) if called_once else None
         if kind != "Dropout":
             return None
         index = layers.index(consumers[0])
@@ -330,7 +344,7 @@ def _adapt_flatten_heads(
             if name not in grids:
                 continue
             grid = grids[name]
-            dense = _dense_after(layers, index, sequential) if shrinking else None
+            dense = _dense_after(config, index, sequential) if shrinking else None
             if dense is not None:
                 folds[dense] = (name, grid)
             else:
