@@ -59,7 +59,7 @@ class MapFollower:
         resizes it like any other). On its own frame the map is returned as is."""
         new_frame = self._see(frame)
         if heatmap is not self._source:
-            self._source, self._carried = heatmap, self._carry_new(heatmap, map_frame, frame)
+            self._source, self._carried = heatmap, self._carry_new(heatmap, map_frame)
         elif new_frame and self._seen[-1].back is not None:
             self._carried = self._warp(self._carried, self._seen[-1].back)
         return heatmap if frame.index == map_frame.index else self._carried
@@ -82,7 +82,7 @@ class MapFollower:
         self._seen.append(_Seen(frame.index, grey, back))
         return True
 
-    def _carry_new(self, heatmap: np.ndarray, map_frame: Frame, frame: Frame) -> np.ndarray:
+    def _carry_new(self, heatmap: np.ndarray, map_frame: Frame) -> np.ndarray:
         """A new map, brought from its frame to the newest through the flows
         seen since (directly, when its frame is no longer among them)."""
         height, width = self._seen[-1].grey.shape
