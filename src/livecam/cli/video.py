@@ -129,7 +129,7 @@ def annotate(
     """
     from livecam.render import HeatmapRenderer
     from livecam.video import expand_inputs
-    from livecam.video.annotate import annotate_video, default_output
+    from livecam.video.annotate import annotate_video, check_refresh, default_output
 
     failures = 0
     with reported_errors(), sigterm_as_interrupt():
@@ -138,8 +138,7 @@ def annotate(
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         if len(sources) > 1 and (output or heatmap_out or log):
             raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
-        if follow and refresh == 1:
-            raise LivecamError("--follow moves a map to the frames between maps: add --refresh N")
+        check_refresh(refresh, follow)  # here too: a Ray job would fail in every worker
         if engine == "ray":
             from livecam.cli.cluster import run_on_ray
             from livecam.cluster import AnnotateJob, plan_tasks

@@ -127,6 +127,16 @@ def process_frames(
     return done
 
 
+def check_refresh(refresh: int, follow: bool) -> None:
+    """Raises LivecamError unless ``refresh`` (and ``follow`` with it) make sense."""
+    if refresh < 1:
+        raise LivecamError(f"refresh must be at least 1, got {refresh}")
+    if follow and refresh == 1:
+        raise LivecamError(
+            "--follow moves a map to the frames between maps: add --refresh N (N >= 2)"
+        )
+
+
 def annotate_video(
     source_spec: str | Path,
     output: str | Path,
@@ -175,10 +185,7 @@ def annotate_video(
     """
     if batch < 1:
         raise LivecamError(f"batch must be at least 1, got {batch}")
-    if refresh < 1:
-        raise LivecamError(f"refresh must be at least 1, got {refresh}")
-    if follow and refresh == 1:
-        raise LivecamError("follow warps a map to the frames between refreshes: use refresh >= 2")
+    check_refresh(refresh, follow)
     renderer = renderer or HeatmapRenderer()
     timer = StageTimer()
     summary = RunSummary(source=str(source_spec))
