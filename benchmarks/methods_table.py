@@ -103,6 +103,12 @@ sample clip), `python benchmarks/methods_table.py` (which runs both).
 Baselines in parentheses. Flagged (a method worse than a baseline on a metric):
 
 {flagged}
+
+Comparing these numbers with other tools: livecam normalises a map by ReLU then division by
+its maximum (as the Grad-CAM paper and the Keras tutorial do), so a map's zero stays "no
+evidence"; pytorch-grad-cam scales each map min-to-max instead, which stretches a map whose
+smallest value is above zero. Deletion, insertion and ROAD rank pixels and do not change with
+it; pointing does not either; the energy in a box and any threshold on the map do.
 """
     )
     print(args.out.read_text())

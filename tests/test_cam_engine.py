@@ -508,8 +508,21 @@ def test_aug_smooth_averages_flips_and_intensities(probe):
 
 
 def test_max_channels_keeps_the_strongest_channels(probe):
+    # given: the activations, and the 3 channels of each image with the highest mean
+    activations = probe["A"]
+    strongest = np.argsort(activations.mean(axis=(1, 2)), axis=1)[:, -3:]
     full = CamEngine(probe["bundle"], "scorecam")(probe["images"]).maps
     few = CamEngine(probe["bundle"], "scorecam", max_channels=3)(probe["images"]).maps
+    # then: the map lies in the span of those channels, and of no other three
+    for i in range(len(few)):
+        kept = activations[i][..., strongest[i]].reshape(-1, 3)
+        weights = np.linalg.lstsq(kept, few[i].ravel(), rcond=None)[0]
+        residual = few[i].ravel() - kept @ weights
+        assert np.abs(residual).max() < 1e-3 * max(1.0, few[i].max()), i
+        weakest = np.argsort(activations[i].mean(axis=(0, 1)))[:3]
+        other = activations[i][..., weakest].reshape(-1, 3)
+        residual = few[i].ravel() - other @ np.linalg.lstsq(other, few[i].ravel(), rcond=None)[0]
+        assert np.abs(residual).max() > 1e-2
     assert few.shape == full.shape and not np.allclose(few, full)
     with pytest.raises(MethodError, match="applies to scorecam"):
         CamEngine(probe["bundle"], "gradcam", max_channels=3)

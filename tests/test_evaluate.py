@@ -114,7 +114,8 @@ def test_voc_folder_reads_good_files_and_reports_a_broken_one(samples, tmp_path)
     )
     (tmp_path / "b.xml").write_text("<annotation><filename>")
     dataset = load_annotations(tmp_path, samples)
-    assert dataset.images[0].boxes == {"monarch": [Box(10, 20, 100, 200)]}
+    # 1-based and inclusive: pixels 10..110 are columns 9..109, 101 of them
+    assert dataset.images[0].boxes == {"monarch": [Box(9, 19, 101, 201)]}
     assert dataset.categories == ["monarch"]
     assert len(dataset.problems) == 1 and "b.xml" in dataset.problems[0]
 

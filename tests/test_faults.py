@@ -361,3 +361,16 @@ def test_bad_options_are_rejected_before_any_work(samples, args, message):
     result = invoke(*args)
     assert result.exit_code == 1
     assert message in one_line_error(result)
+
+
+def test_a_run_aborted_error_survives_pickling():
+    # Ray hands a worker's error to the driver pickled: it must arrive whole
+    import pickle
+
+    from livecam.errors import RunAborted
+    from livecam.video.pipeline import RunSummary
+
+    error = RunAborted("clip.avi: boom after 3 frames", RunSummary(source="clip.avi"))
+    error.summary.frames_written = 3
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) and again.summary.frames_written == 3

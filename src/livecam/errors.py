@@ -70,6 +70,9 @@ class RunAborted(LivecamError):
         super().__init__(message)
         self.summary = summary
 
+    def __reduce__(self):  # pickled whole, e.g. from a Ray worker to the driver
+        return type(self), (str(self), self.summary)
+
 
 class ServeError(LivecamError):
     """The web server cannot start as asked (e.g. a public bind without a token)."""

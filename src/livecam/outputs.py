@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -67,6 +68,18 @@ def _write_atomically(path: Path, data: bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
     return path
+
+
+def temporaries_of(path: Path) -> list[Path]:
+    """The temporary files :func:`create_temporary` made for ``path`` (with any
+    extra suffix), matched exactly: never another file's, whatever the names hold."""
+    pattern = re.compile(
+        rf"\.{re.escape(path.stem)}\.[0-9a-f]{{12}}\.partial{re.escape(path.suffix)}(\.tmp)?"
+    )
+    try:
+        return [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return []
 
 
 def create_temporary(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:

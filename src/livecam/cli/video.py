@@ -150,7 +150,8 @@ def annotate(
                     replace(first, output=output or first.output, log=log or first.log,
                             heatmap=heatmap_out)
                 ]  # fmt: skip
-            opt.check_outputs([o for t in tasks for o in t.outputs()], sources, overwrite=True)
+            planned = [o for t in tasks for o in (*t.outputs(), t.record)]
+            opt.check_outputs(planned, sources, overwrite=True)
             job = AnnotateJob(
                 model, weights, layer, str(labels) if labels else None, input_size, precision,
                 method, score, top, tuple(class_ or ()), options, alpha, colormap, batch, smooth,

@@ -10,8 +10,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from livecam.cluster.completion import (
+    COMPLETE,
+    PARTIAL,
+    RUNNING,
+    is_complete,
+    record_path,
+    write_record,
+)
+from livecam.errors import LivecamError, RunAborted
 from livecam.explain import MethodOptions
-from livecam.outputs import create_temporary
+from livecam.outputs import create_temporary, temporaries_of
 from livecam.video.annotate import default_output
 
 
@@ -52,14 +61,23 @@ class VideoTask:
     def outputs(self) -> list[Path]:
         return [p for p in (self.output, self.log, self.heatmap) if p is not None]
 
+    @property
+    def record(self) -> Path:
+        """The status record that says whether the outputs are complete."""
+        return record_path(self.output)
+
     def complete(self) -> bool:
-        """Whether every output exists (they appear only when finished)."""
-        return all(path.exists() for path in self.outputs())
+        """Whether a finished run vouches for every output (see :mod:`.completion`)."""
+        return is_complete(self.record, self.input, self.outputs())
+
+    def begun_before(self) -> bool:
+        """Whether livecam began this video before: its outputs are ours to replace."""
+        return self.record.exists()
 
     def remove_partials(self) -> None:
         """Delete the hidden temporary files a killed worker left for this video."""
         for path in self.outputs():
-            for leftover in path.parent.glob(f".{path.stem}.*.partial*"):
+            for leftover in temporaries_of(path):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
 
@@ -138,18 +156,25 @@ class VideoAnnotator:
         self.explainer.warm_up()
 
     def annotate(self, task: VideoTask, progress=None) -> dict:
-        """Annotate one video with the local engine's code; the log is written
-        under a temporary name and renamed with the videos, so a video's
-        outputs appear together, complete, or not at all.
+        """Annotate one video with the local engine's code. The log is written
+        under a temporary name and renamed with the videos; the status record
+        is written before the work and, last, when every output is in place,
+        so a resume never takes a broken set of outputs for complete.
 
         Returns:
-            ``{"frames", "seconds", "interrupted", "warnings"}``.
+            ``{"frames", "seconds", "warnings"}``.
+
+        Raises:
+            RunAborted: The video failed mid-run; what was written is kept
+                and recorded as partial.
         """
         from livecam.video.annotate import annotate_video
 
         started = time.perf_counter()
         for path in task.outputs():
             path.parent.mkdir(parents=True, exist_ok=True)
+        replace = self.job.overwrite or task.begun_before()
+        write_record(task.record, RUNNING, task.input, task.outputs())
         log_tmp = None
         if task.log is not None:
             fd, log_tmp = create_temporary(task.log)
@@ -166,17 +191,34 @@ class VideoAnnotator:
                 smooth=self.job.smooth,
                 codec=self.job.codec,
                 progress=progress,
-                overwrite=self.job.overwrite,
+                overwrite=replace,
                 refresh=self.job.refresh,
                 follow=self.job.follow,
             )
             if log_tmp is not None:
                 os.replace(log_tmp, task.log)
+        except LivecamError as exc:
+            self._record_failure(task, exc)
+            raise
         finally:
             if log_tmp is not None and log_tmp.exists():
                 log_tmp.unlink()
+        state = PARTIAL if summary.interrupted else COMPLETE
+        write_record(task.record, state, task.input, task.outputs(),
+                     frames=summary.frames_written)  # fmt: skip
         return {
             "frames": summary.frames_written,
             "seconds": time.perf_counter() - started,
             "warnings": summary.warnings + summary.skipped,
         }
+
+    @staticmethod
+    def _record_failure(task: VideoTask, error: LivecamError) -> None:
+        """A failed video's record says what was kept; one that wrote nothing leaves none."""
+        if not any(path.exists() for path in task.outputs()):
+            task.record.unlink(missing_ok=True)
+            return
+        summary = getattr(error, "summary", None)
+        kept = summary.frames_written if isinstance(error, RunAborted) and summary else 0
+        write_record(task.record, PARTIAL, task.input, task.outputs(), frames=kept,
+                     reason=str(error))  # fmt: skip

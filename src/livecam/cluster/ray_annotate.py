@@ -22,6 +22,12 @@ from livecam.errors import LivecamError
 RAY_MISSING = '--engine ray needs: pip install "livecam[ray]"'
 PROGRESS_EVERY = 8  # frames between two progress reports of a worker
 POLL_S = 0.5
+CONNECT_TIMEOUT_S = 10.0
+BOARD_TIMEOUT_S = 5.0
+# Deaths of a worker before it began a video (handed to an actor already dead)
+# are not attempts; past this many, they count anyway.
+UNBEGUN_DEATHS = 8
+HEAD_NODE = "node:__internal_head__"  # a resource only the head node has
 # Tests set this to make one worker kill itself (SIGKILL) after N frames, once.
 KILL_HOOK = "LIVECAM_TEST_KILL_WORKER_AFTER_FRAMES"
 
@@ -37,6 +43,7 @@ class JobProgress:
     videos_total: int
     frames: int
     elapsed_s: float
+    videos_begun: int = 0  # begun by a worker, finished or not (retries count once)
 
     @property
     def fps(self) -> float:
@@ -56,12 +63,21 @@ class _ProgressBoard:
 
     def __init__(self) -> None:
         self.frames: dict[str, int] = {}
+        self.begun: dict[str, int] = {}
+
+    def begin(self, video: str, attempt: int) -> None:
+        self.begun[video] = attempt
+        self.frames[video] = 0
+
+    def begun_attempt(self, video: str) -> int:
+        return self.begun.get(video, 0)
 
     def update(self, video: str, done: int) -> None:
         self.frames[video] = done
 
-    def total(self) -> int:
-        return sum(self.frames.values())
+    def counts(self) -> tuple[int, int]:
+        """Frames done and videos begun."""
+        return sum(self.frames.values()), len(self.begun)
 
 
 class _Worker(VideoAnnotator):
@@ -72,7 +88,11 @@ class _Worker(VideoAnnotator):
         self._kill_after = kill_after
         self._marker = marker
 
-    def run(self, task: VideoTask, board) -> dict:
+    def run(self, task: VideoTask, board, attempt: int) -> dict:
+        import ray
+
+        ray.get(board.begin.remote(str(task.input), attempt))  # so a death counts as an attempt
+
         def progress(done: int, total: int | None) -> None:
             if done % PROGRESS_EVERY == 0 or done == total:
                 board.update.remote(str(task.input), done)
@@ -106,13 +126,40 @@ def _connected(ray, address: str | None):
         yield
         return
     target = address or os.environ.get("RAY_ADDRESS")
-    ray.init(
-        address=target, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING
-    )
+    check_reachable(target)
+    try:
+        ray.init(
+            address=target,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise LivecamError(f"cannot connect to the Ray cluster at {target}: {exc}") from None
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def check_reachable(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast on a ``host:port`` nobody listens on (Ray itself waits for
+    minutes); ``auto``, ``local``, ``ray://`` and ``http://`` addresses are
+    left to Ray.
+
+    Raises:
+        LivecamError: Nothing accepts connections there.
+    """
+    if not address or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except ValueError:
+        raise LivecamError(f"--address {address!r} is not host:port") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise LivecamError(f"cannot reach the Ray cluster at {address}: {reason}") from None
 
 
 def annotate_on_ray(
@@ -157,6 +204,8 @@ class _Driver:
         self.pending: deque[VideoTask] = deque(tasks)
         self.total = len(tasks)
         self.attempts: dict[VideoTask, int] = {}
+        self.unbegun: dict[VideoTask, int] = {}
+        self.seen = (0, 0)  # the board's last counts
         self.results: list[VideoResult] = []
         self.inflight: dict = {}  # object ref -> (actor, task)
         self.idle: list = []
@@ -171,7 +220,8 @@ class _Driver:
             return worker.remote(job, threads, int(kill_after) if kill_after else None, str(marker))
 
         self.new_actor = new_actor
-        self.board = ray.remote(num_cpus=0)(_ProgressBoard).remote()
+        board = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(_ProgressBoard)
+        self.board = board.options(resources={HEAD_NODE: 0.001}).remote()  # outlives workers
 
     def pool_size(self, asked: int | None) -> int:
         cpus = self.ray.cluster_resources().get("CPU", 1)
@@ -196,13 +246,15 @@ class _Driver:
         except BaseException:
             self._abandon()
             raise
+        finally:
+            self._release()
         return self.results
 
     def _dispatch(self) -> None:
         while self.pending and self.idle:
             task, actor = self.pending.popleft(), self.idle.pop()
             self.attempts[task] = self.attempts.get(task, 0) + 1
-            self.inflight[actor.run.remote(task, self.board)] = (actor, task)
+            self.inflight[actor.run.remote(task, self.board, self.attempts[task])] = (actor, task)
 
     def _collect(self, ref, workers) -> VideoResult | None:
         ray = self.ray
@@ -213,6 +265,10 @@ class _Driver:
         except ray.exceptions.RayActorError as exc:  # the worker process or its node died
             task.remove_partials()
             self.actors -= 1
+            if not self._begun(task, attempts):  # handed to an actor that was already dead
+                self.unbegun[task] = self.unbegun.get(task, 0) + 1
+                if self.unbegun[task] <= UNBEGUN_DEATHS:
+                    self.attempts[task] = attempts = attempts - 1
             with contextlib.suppress(Exception):
                 ray.kill(actor)
             work_left = self.pending or attempts <= self.retries
@@ -227,7 +283,7 @@ class _Driver:
             self.idle.append(actor)
             task.remove_partials()
             cause = exc.cause if exc.cause is not None else exc
-            return _failed(task, attempts, str(cause).strip().splitlines()[-1])
+            return _failed(task, attempts, last_line(cause))
         self.idle.append(actor)
         return VideoResult(
             str(task.input),
@@ -240,9 +296,23 @@ class _Driver:
             reason="; ".join(done["warnings"]) or None,
         )
 
+    def _begun(self, task: VideoTask, attempt: int) -> bool:
+        """Whether the worker began ``attempt`` of ``task`` (unknown: assume it did)."""
+        try:
+            begun = self.ray.get(
+                self.board.begun_attempt.remote(str(task.input)), timeout=BOARD_TIMEOUT_S
+            )
+        except Exception:
+            return True
+        return begun >= attempt
+
     def _progress(self, started: float) -> JobProgress:
-        frames = self.ray.get(self.board.total.remote())
-        return JobProgress(len(self.results), self.total, frames, time.perf_counter() - started)
+        """Frames done across the job; the last known count while the board is away."""
+        with contextlib.suppress(Exception):  # the board restarts (it lost its counts)
+            self.seen = self.ray.get(self.board.counts.remote(), timeout=BOARD_TIMEOUT_S)
+        frames, begun = self.seen
+        elapsed = time.perf_counter() - started
+        return JobProgress(len(self.results), self.total, frames, elapsed, begun)
 
     def _abandon(self) -> None:
         """Stop every worker and remove what the videos in flight began."""
@@ -250,12 +320,23 @@ class _Driver:
             with contextlib.suppress(Exception):
                 self.ray.kill(actor)
             task.remove_partials()
-        for actor in self.idle:
+
+    def _release(self) -> None:
+        """The job is over: its idle workers and its board end now, not when
+        Ray collects their handles."""
+        for actor in [*self.idle, self.board]:
             with contextlib.suppress(Exception):
                 self.ray.kill(actor)
+        self.idle = []
 
 
 def _failed(task: VideoTask, attempts: int, reason: str) -> VideoResult:
     return VideoResult(
         str(task.input), str(task.output), "failed", attempts=attempts, reason=reason
     )
+
+
+def last_line(error: BaseException) -> str:
+    """The last line of an error's message, or its type where it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[-1] if lines else type(error).__name__

@@ -109,7 +109,9 @@ def read_voc(folder: Path, images: Path) -> Dataset:
                 left, top, right, bottom = (
                     float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")
                 )
-                image.boxes.setdefault(name, []).append(Box(left, top, right - left, bottom - top))
+                # VOC's pixels are numbered from 1 and its boxes include xmax and ymax
+                box = Box(left - 1, top - 1, right - left + 1, bottom - top + 1)
+                image.boxes.setdefault(name, []).append(box)
                 if name not in categories:
                     categories.append(name)
         except (ElementTree.ParseError, AttributeError, TypeError, ValueError) as exc:

@@ -203,7 +203,7 @@ def evaluate(
 
 
 def _flags(results: dict, baselines: dict) -> list[str]:
-    """Methods that do no better than a baseline on a metric."""
+    """Methods that do worse than a baseline on a metric (a tie is not flagged)."""
     better = {"pointing": max, "insertion_auc": max, "road": max, "deletion_auc": min}
     flags = []
     for name, scores in results.items():
