@@ -1,13 +1,18 @@
 """A real livecam server on 127.0.0.1, fed by the MJPEG test camera, read by
 raw-socket viewers and HTTP requests."""
 
+import contextlib
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 
 import cv2
@@ -16,6 +21,7 @@ import pytest
 import websockets.sync.client as ws_client
 from websockets.exceptions import InvalidStatus
 
+from conftest import SAMPLES
 from livecam.cam.targets import top
 from livecam.errors import ServeError
 from livecam.render import HeatmapRenderer
@@ -24,7 +30,9 @@ from livecam.video.live import ExplainerCache, LiveRunner
 from livecam.web import LiveServer
 from mjpeg_server import MjpegServer
 from test_video import count_frames
-from web_client import MjpegViewer, get, get_json, post_json
+from web_client import MjpegViewer, NoRedirect, get, get_json, post_json
+
+TOKEN = "a-token-of-24-characters"
 
 
 @contextmanager
@@ -213,12 +221,12 @@ def test_dns_rebinding_and_cross_origin_requests_are_refused(live):
 def test_a_token_server_wants_its_token(lite0, camera):
     source = open_source(camera.url, timeout=5)
     try:
-        with served(lite0, source, host="0.0.0.0", token="s3cret") as server:
+        with served(lite0, source, host="0.0.0.0", token=TOKEN) as server:
             base = f"http://127.0.0.1:{server.web.port}/"
-            assert server.url.endswith("?token=s3cret")
+            assert server.url.endswith(f"?token={TOKEN}")
             assert get(base + "api/status")[0] == 401
             assert get(base + "api/status?token=wrong")[0] == 403
-            code, headers, _ = get(base + "?token=s3cret")
+            code, headers, _ = get(base + f"?token={TOKEN}")
             assert code == 303 and headers["location"] == "/"
             cookie = headers["set-cookie"]
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
@@ -259,7 +267,7 @@ def test_browser_camera_frames_come_back_as_overlays(lite0, samples):
             error = json.loads(socket.recv(timeout=10))
             socket.send(jpeg(np.zeros((8, 8, 3), np.uint8)))
             too_small = json.loads(socket.recv(timeout=10))
-            with pytest.raises(InvalidStatus, match="HTTP 40"):  # one camera at a time
+            with pytest.raises(InvalidStatus, match="HTTP 409"):  # one camera at a time
                 ws_client.connect(url, open_timeout=10)
         status = get_json(server.web.url + "api/status")
     decoded = [cv2.imdecode(np.frombuffer(o, np.uint8), cv2.IMREAD_COLOR) for o in overlays]
@@ -331,3 +339,154 @@ def test_serve_from_the_command_line_ends_cleanly_on_sigterm(samples, camera, tm
     assert "served" in err and "error: interrupted" in err
     frames, _, size = count_frames(record)
     assert frames > 10 and size == (640, 480)
+
+
+# Bounded by what a peer may hold (issue 21, items 5, 9, 10 and 7) ---------------
+
+
+def connect_from(address: str, port: int) -> socket.socket:
+    """A TCP connection to 127.0.0.1:port from another loopback address."""
+    sock = socket.socket()
+    sock.bind((address, 0))
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_idle_sockets_do_not_lock_anyone_out(lite0, monkeypatch):
+    from livecam.web import connections
+
+    monkeypatch.setattr(connections, "HEAD_TIMEOUT_S", 3.0)
+    with served(lite0, max_clients=1) as server:  # 4 x 1 + 16 = 20 connections a peer
+        port = server.web.port
+        # given: one peer holds 40 connections that send nothing, and one that trickles a head
+        idle = [connect_from("127.0.0.2", port) for _ in range(40)]
+        trickle = connect_from("127.0.0.3", port)
+        trickle.sendall(b"GET /api/status HTTP/1.1\r\n")
+        started = time.monotonic()
+        # then: everyone else is served while they are held
+        statuses = [get(f"http://127.0.0.1:{port}/healthz")[0] for _ in range(25)]
+        for _ in range(5):
+            trickle.sendall(b"X")
+            time.sleep(0.2)
+        assert statuses == [200] * 25
+        # the connections over the peer's share were closed at once, the rest at the deadline
+        readable, _, _ = select.select(idle, [], [], 0.2)
+        assert time.monotonic() - started < 3.0, "checked before the deadline"
+        assert sum(closed_by_server(sock, 0.01) for sock in readable) == 20
+        assert all(closed_by_server(sock, 5.0) for sock in idle)
+        assert closed_by_server(trickle, 5.0), "a head that never ends is cut off"
+        assert time.monotonic() - started < 3.0 + 5.0
+        for sock in (*idle, trickle):
+            sock.close()
+        assert get(f"http://127.0.0.1:{port}/api/status")[0] == 200
+
+
+def stalled_camera(port: int) -> socket.socket:
+    """A browser camera that never reads: a raw WebSocket that only sends text
+    messages (each answered with an error reply that nobody takes)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        f"GET /ws/camera HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert sock.recv(4096).startswith(b"HTTP/1.1 101")
+    payload, mask = b"not a frame", b"\x01\x02\x03\x04"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    frame = bytes([0x81, 0x80 | len(payload)]) + mask + masked
+    sock.settimeout(5)
+    with contextlib.suppress(TimeoutError):  # the server stopped reading too: that is the point
+        sock.sendall(frame * 20000)  # 700 kB of replies: more than every buffer on the way
+    return sock
+
+
+def test_a_camera_that_stops_reading_frees_the_slot(lite0, monkeypatch):
+    from livecam.web import app
+
+    monkeypatch.setattr(app, "WRITE_TIMEOUT_S", 1.0)
+    with served(lite0) as server:
+        url = f"ws://127.0.0.1:{server.web.port}/ws/camera"
+        stalled = stalled_camera(server.web.port)
+        # then: it is dropped, and another camera gets the slot (well before the
+        # server's WebSocket pings, 20 s apart, would find it dead)
+        deadline = time.monotonic() + 12
+        while True:
+            try:
+                with ws_client.connect(url, open_timeout=10) as second:
+                    second.send(jpeg(cv2.imread(str(SAMPLES / "orange.jpg"))))
+                    assert second.recv(timeout=60)
+                break
+            except InvalidStatus as refused:
+                assert "409" in str(refused) and time.monotonic() < deadline, refused
+                time.sleep(0.5)
+        stalled.close()
+
+
+def test_repeated_wrong_tokens_are_slowed_down(lite0):
+    token = TOKEN
+    with served(lite0, token=token) as server:
+        status = f"http://127.0.0.1:{server.web.port}/api/status"
+        wrong = [get(f"{status}?token=nope")[0] for _ in range(6)]
+        assert wrong == [403] * 6
+        code, _, body = get(f"{status}?token={token}")  # the right one must wait now
+        assert code == 429 and b"retry in" in body
+        time.sleep(1.1)
+        assert get(f"{status}?token={token}")[0] == 200
+
+
+def test_https_with_a_self_signed_certificate(lite0, tmp_path):
+    import ssl
+
+    from livecam.web.tls import names_for, self_signed
+
+    made = self_signed(names_for("127.0.0.1", ["livecam.test"]), folder=tmp_path)
+    assert {"localhost", "127.0.0.1", "::1", "livecam.test"} <= made.names
+    again = self_signed(names_for("127.0.0.1"), folder=tmp_path)
+    assert again.fingerprint == made.fingerprint, "kept, not remade"
+    assert oct(made.keyfile.stat().st_mode & 0o777) == "0o600"
+    token = TOKEN
+    with served(lite0, token=token, certfile=made.files[0], keyfile=made.files[1]) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(made.certfile))
+        request = urllib.request.Request(server.url)
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=context), NoRedirect
+        )
+        try:
+            opener.open(request, timeout=30)
+        except urllib.error.HTTPError as redirect:  # the token becomes a Secure cookie
+            assert redirect.code == 303
+            assert "; Secure" in redirect.headers["set-cookie"]
+        with pytest.raises(ConnectionError):  # plain HTTP on the TLS port
+            plain = socket.create_connection(("127.0.0.1", server.web.port), timeout=10)
+            plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            if not plain.recv(100).startswith(b"HTTP/1.1 200"):
+                raise ConnectionError("not served in clear")
+    other = self_signed(names_for("127.0.0.1", ["cam.example"]), folder=tmp_path)
+    assert other.fingerprint != made.fingerprint and "cam.example" in other.names
+
+
+def test_the_token_comes_from_the_environment_and_a_short_one_is_refused(samples, tmp_path):
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    result = CliRunner().invoke(
+        app, ["serve", "--host", "0.0.0.0", "--port", "0"], env={"LIVECAM_TOKEN": "s3cret"}
+    )
+    assert result.exit_code == 1
+    assert "--token must be at least 16 characters, got 6" in result.stderr

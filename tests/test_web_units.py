@@ -10,7 +10,7 @@ import pytest
 
 from livecam.errors import ControlError, ServeError
 from livecam.web.camera import BrowserCameraSource, FrameRejected, decode_frame, jpeg_size
-from livecam.web.guard import Guard
+from livecam.web.guard import Guard, TokenThrottle
 from livecam.web.hub import FrameHub, HubFull
 
 
@@ -90,6 +90,9 @@ def test_the_viewer_limit_and_closing():
 # The guard -------------------------------------------------------------------
 
 
+TOKEN = "a-token-of-24-characters"
+
+
 def scope(path="/", host="127.0.0.1:8000", method="GET", kind="http", query=b"", **headers):
     raw = [(b"host", host.encode())] + [
         (name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()
@@ -111,29 +114,120 @@ def test_a_public_bind_without_a_token_is_refused():
         Guard.for_bind("0.0.0.0", 8000)
     with pytest.raises(ServeError, match="needs a token"):
         Guard.for_bind("192.168.1.20", 8000)
-    with pytest.raises(ServeError, match="empty"):
+    with pytest.raises(ServeError, match="at least 16 characters, got 0"):
         Guard.for_bind("0.0.0.0", 8000, token=" ")
 
 
 def test_tokens_from_query_cookie_or_header_and_wrong_ones():
-    guard = Guard.for_bind("0.0.0.0", 8000, token="s3cret")
+    guard = Guard.for_bind("0.0.0.0", 8000, token=TOKEN)
     assert guard.allowed_hosts is None  # a wildcard bind: the token protects it
     assert guard.refusal(scope(host="anything:8000"))[0] == 401
-    assert guard.refusal(scope(query=b"token=s3cret")) is None
-    assert guard.refusal(scope(query=b"token=s3cre")) == (403, "wrong token")
-    assert guard.refusal(scope(cookie="livecam_token_8000=s3cret")) is None
+    assert guard.refusal(scope(query=f"token={TOKEN}".encode())) is None
+    assert guard.refusal(scope(query=f"token={TOKEN[:-1]}".encode())) == (403, "wrong token")
+    assert guard.refusal(scope(cookie=f"livecam_token_8000={TOKEN}")) is None
     assert guard.refusal(scope(cookie="livecam_token_8000=nope"))[0] == 403
-    assert guard.refusal(scope(cookie="other=s3cret"))[0] == 401
-    assert guard.refusal(scope(authorization="Bearer s3cret")) is None
+    assert guard.refusal(scope(cookie=f"other={TOKEN}"))[0] == 401
+    assert guard.refusal(scope(authorization=f"Bearer {TOKEN}")) is None
     assert guard.refusal(scope(path="/healthz")) is None  # probes need no token
     assert guard.refusal(scope(kind="websocket", path="/ws/camera"))[0] == 401
 
 
 def test_a_named_host_is_the_only_host_accepted_unless_more_are_allowed():
-    guard = Guard.for_bind("10.0.0.5", 8000, token="t", extra_hosts=["cam.lan"])
-    assert guard.refusal(scope(host="10.0.0.5:8000", query=b"token=t")) is None
-    assert guard.refusal(scope(host="cam.lan:8000", query=b"token=t")) is None
-    assert guard.refusal(scope(host="evil.example", query=b"token=t"))[0] == 400
+    guard = Guard.for_bind("10.0.0.5", 8000, token=TOKEN, extra_hosts=["cam.lan"])
+    given = f"token={TOKEN}".encode()
+    assert guard.refusal(scope(host="10.0.0.5:8000", query=given)) is None
+    assert guard.refusal(scope(host="cam.lan:8000", query=given)) is None
+    assert guard.refusal(scope(host="evil.example", query=given))[0] == 400
+
+
+def test_an_allowed_host_on_a_wildcard_bind_adds_and_restricts_nothing():
+    guard = Guard.for_bind("0.0.0.0", 8000, token=TOKEN, extra_hosts=["cam.example"])
+    given = f"token={TOKEN}".encode()
+    for host in ("cam.example:8000", "localhost:8000", "myhost:8000", "192.0.2.7:8000"):
+        assert guard.refusal(scope(host=host, query=given)) is None, host
+
+
+def test_short_tokens_are_refused_naming_the_minimum():
+    with pytest.raises(ServeError, match="at least 16 characters, got 6"):
+        Guard.for_bind("0.0.0.0", 8000, token="s3cret")
+
+
+def test_wrong_tokens_slow_the_peer_down_and_a_right_one_clears_it():
+    now = [100.0]
+    throttle = TokenThrottle(clock=lambda: now[0])
+    for _ in range(5):  # a few typos cost nothing
+        throttle.failed("10.0.0.9")
+        assert throttle.wait_s("10.0.0.9") == 0
+    waits = []
+    for _ in range(8):
+        throttle.failed("10.0.0.9")
+        waits.append(throttle.wait_s("10.0.0.9"))
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert throttle.wait_s("10.0.0.10") == 0, "other peers are not slowed"
+    now[0] += 60
+    assert throttle.wait_s("10.0.0.9") == 0
+    throttle.succeeded("10.0.0.9")
+    throttle.failed("10.0.0.9")
+    assert throttle.wait_s("10.0.0.9") == 0, "a right token starts the count again"
+
+
+@pytest.mark.parametrize(
+    ("headers", "refused"),
+    [
+        (
+            {
+                "sec_fetch_site": "cross-site",
+                "sec_fetch_mode": "no-cors",
+                "sec_fetch_dest": "image",
+            },
+            True,
+        ),
+        (
+            {"sec_fetch_site": "same-site", "sec_fetch_mode": "cors", "sec_fetch_dest": "empty"},
+            True,
+        ),
+        (
+            {
+                "sec_fetch_site": "cross-site",
+                "sec_fetch_mode": "navigate",
+                "sec_fetch_dest": "iframe",
+            },
+            True,
+        ),
+        (
+            {
+                "sec_fetch_site": "cross-site",
+                "sec_fetch_mode": "navigate",
+                "sec_fetch_dest": "document",
+            },
+            False,
+        ),
+        (
+            {
+                "sec_fetch_site": "same-origin",
+                "sec_fetch_mode": "no-cors",
+                "sec_fetch_dest": "image",
+            },
+            False,
+        ),
+        (
+            {"sec_fetch_site": "none", "sec_fetch_mode": "navigate", "sec_fetch_dest": "document"},
+            False,
+        ),
+        ({}, False),  # curl, VLC, OpenCV
+    ],
+    ids=["img-cross-site", "fetch-same-site", "iframe", "link", "own-page", "typed-url", "tool"],
+)
+def test_another_sites_page_cannot_load_the_stream(headers, refused):
+    guard = Guard.for_bind("127.0.0.1", 8000)
+    for path in ("/stream.mjpg", "/snapshot.jpg", "/api/status"):
+        refusal = guard.refusal(scope(path=path, **headers))
+        assert (refusal is not None and refusal[0] == 403) == refused, (path, refusal)
+
+
+def test_the_cookie_is_secure_under_tls():
+    assert b"; Secure" in Guard.for_bind("0.0.0.0", 8000, TOKEN, secure=True).set_cookie()
+    assert b"Secure" not in Guard.for_bind("0.0.0.0", 8000, TOKEN).set_cookie()
 
 
 def test_cross_origin_posts_and_sockets_are_refused():

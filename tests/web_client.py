@@ -92,7 +92,7 @@ def _headers(lines: list[str]) -> dict[str, str]:
 def get(url: str, headers=None, data=None, method=None):
     """``(status, headers, body)`` of one request, errors included."""
     request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
-    opener = urllib.request.build_opener(_NoRedirect)
+    opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(request, timeout=30) as response:
             return response.status, dict(response.headers), response.read()
@@ -116,6 +116,6 @@ def post_json(url: str, body, headers=None):
     return status, json.loads(data)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
+class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None

@@ -36,7 +36,25 @@ def serve(
     ] = 8000,
     token: Annotated[
         Optional[str],
-        typer.Option(help="Access token (generated and printed when needed and not given)."),
+        typer.Option(
+            envvar="LIVECAM_TOKEN",
+            help="Access token, 16 characters or more (generated and printed when needed and "
+            "not given). Prefer the LIVECAM_TOKEN variable: a command line shows in ps.",
+        ),
+    ] = None,
+    tls: Annotated[
+        Optional[str],
+        typer.Option(
+            help="self-signed: serve HTTPS with a certificate made for the bound names on "
+            "first use (kept in ~/.config/livecam/tls; its fingerprint is printed).",
+            callback=opt.one_of("--tls", ("self-signed",)),
+        ),
+    ] = None,
+    certfile: Annotated[
+        Optional[Path], typer.Option(help="Serve HTTPS with this certificate (PEM).")
+    ] = None,
+    keyfile: Annotated[
+        Optional[Path], typer.Option(help="The certificate's private key (PEM).")
     ] = None,
     allow_host: Annotated[
         Optional[list[str]],
@@ -78,9 +96,11 @@ def serve(
     and controls (method, class, alpha, colormap, pause, snapshot).
 
     Without --source the page sends the browser's own camera to the model
-    (from a laptop, against a model running elsewhere). Listens on 127.0.0.1
-    unless --host says otherwise; any other host needs a token, given with
-    --token or generated, and the URL to open is printed. Endpoints:
+    (from a laptop, against a model running elsewhere); browsers allow the
+    camera only on localhost or over HTTPS (--tls self-signed, or
+    --certfile/--keyfile). Listens on 127.0.0.1 unless --host says otherwise;
+    any other host needs a token, given with LIVECAM_TOKEN or --token or
+    generated, and the URL to open is printed. Endpoints:
     /stream.mjpg, /snapshot.jpg, /api/status, /api/control (POST),
     /ws/camera, /healthz.
 
@@ -90,15 +110,20 @@ def serve(
 
       livecam serve --source 0 --fps-target 15
 
-      livecam serve --source rtsp://cam/stream --host 0.0.0.0 --token s3cret --record out.mp4
+      export LIVECAM_TOKEN=$(openssl rand -hex 16)
+
+      livecam serve --source rtsp://cam/stream --host 0.0.0.0 --record out.mp4
+
+      livecam serve --host 0.0.0.0 --tls self-signed
     """
     from livecam.render import HeatmapRenderer
     from livecam.video import open_source
     from livecam.video.live import ExplainerCache, LiveRunner
     from livecam.web import LiveServer
-    from livecam.web.guard import is_loopback, new_token
+    from livecam.web.guard import check_token, is_loopback, new_token
 
     with reported_errors(), sigterm_as_interrupt():
+        check_token(token)  # before the model loads
         if token is None and not is_loopback(host):
             token = new_token()
         choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
@@ -109,6 +134,7 @@ def serve(
         cache = ExplainerCache(bundle, method, wanted, score, options)
         renderer = HeatmapRenderer(alpha, colormap)
         runner = LiveRunner(cache, renderer, fps_target=fps_target, smooth=smooth, follow=follow)
+        tls_files = _tls_files(tls, certfile, keyfile, host, allow_host or ())
         frames = open_source(source, timeout, reconnect) if source is not None else None
         try:
             server = LiveServer(
@@ -119,6 +145,8 @@ def serve(
                 token=token,
                 allowed_hosts=allow_host or (),
                 max_clients=max_clients,
+                certfile=tls_files[0],
+                keyfile=tls_files[1],
             )
             summary = server.run(
                 record=record,
@@ -137,6 +165,24 @@ def serve(
             raise typer.Exit(interrupted_exit())
         if getattr(frames, "lost_reason", None):
             raise typer.Exit(EXIT_ERROR)
+
+
+def _tls_files(tls, certfile, keyfile, host, allow_host) -> tuple[str | None, str | None]:
+    """The certificate and key to serve HTTPS with, or (None, None) for HTTP."""
+    from livecam.errors import LivecamError
+    from livecam.web import tls as certificates
+
+    if tls is not None and (certfile or keyfile):
+        raise LivecamError("give --tls self-signed or --certfile/--keyfile, not both")
+    if tls is None:
+        return (str(certfile) if certfile else None, str(keyfile) if keyfile else None)
+    made = certificates.self_signed(certificates.names_for(host, allow_host))
+    typer.echo(
+        f"livecam: HTTPS with the self-signed certificate {made.certfile} for "
+        f"{', '.join(sorted(made.names))}; SHA-256 fingerprint {made.fingerprint}",
+        err=True,
+    )
+    return made.files
 
 
 def _announce(url: str) -> None:

@@ -28,6 +28,7 @@ IDLE_TIMEOUT_S = 30.0  # a browser camera that sends nothing this long is droppe
 OVERLAY_WAIT_S = 2.0  # then the camera gets the newest overlay (e.g. paused)
 MAX_CONTROL_BYTES = 4096
 NO_STORE = {"cache-control": "no-store"}
+NOT_BINARY = "send frames as binary JPEG messages"
 
 
 def page_html() -> str:
@@ -183,32 +184,44 @@ async def _camera_socket(websocket: WebSocket, session: WebSession) -> None:
 
 
 async def _camera_frames(websocket: WebSocket, session: WebSession, subscription) -> None:
+    """Every write is bounded: a client that stops reading is dropped, so it
+    cannot hold the one camera slot."""
     while True:
         try:
             message = await asyncio.wait_for(websocket.receive(), IDLE_TIMEOUT_S)
         except asyncio.TimeoutError:
-            await websocket.close(code=1001, reason="idle")
+            await _bounded(websocket.close(code=1001, reason="idle"))
             return
         if message["type"] == "websocket.disconnect":
             return
         data = message.get("bytes")
         if data is None:
-            await websocket.send_json({"error": "send frames as binary JPEG messages"})
+            if not await _bounded(websocket.send_json({"error": NOT_BINARY})):
+                return
             continue
         try:
             image = await run_in_threadpool(decode_frame, data)
         except FrameRejected as exc:
-            await websocket.send_json({"error": str(exc)})
+            if not await _bounded(websocket.send_json({"error": str(exc)})):
+                return
             continue
         index = session.camera.push(image)
         overlay = await _overlay_of(subscription, index, session)
         if overlay is None:  # the server is shutting down
-            await websocket.close(code=1001, reason="server stopping")
+            await _bounded(websocket.close(code=1001, reason="server stopping"))
             return
-        try:
-            await asyncio.wait_for(websocket.send_bytes(overlay), WRITE_TIMEOUT_S)
-        except asyncio.TimeoutError:  # it sends frames but does not read: drop it
-            return
+        if not await _bounded(websocket.send_bytes(overlay)):
+            return  # it sends frames but does not read: drop it
+
+
+async def _bounded(write) -> bool:
+    """Awaits a send or close for at most :data:`WRITE_TIMEOUT_S`; False when
+    the client did not take it in time."""
+    try:
+        await asyncio.wait_for(write, WRITE_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return False
+    return True
 
 
 async def _overlay_of(subscription: Subscription, index: int, session: WebSession) -> bytes | None:

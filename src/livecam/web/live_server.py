@@ -29,6 +29,8 @@ class LiveServer:
         token: Required on non-loopback hosts.
         allowed_hosts: Extra names accepted in the Host header.
         max_clients: Viewers (and browser cameras) at once.
+        certfile, keyfile: Serve HTTPS with this certificate and key (PEM);
+            see :func:`livecam.web.tls.self_signed` for one made here.
 
     Raises:
         ServeError: The address cannot be bound, or a public host has no token.
@@ -44,15 +46,18 @@ class LiveServer:
         token: str | None = None,
         allowed_hosts: Iterable[str] = (),
         max_clients: int = 8,
+        certfile: str | None = None,
+        keyfile: str | None = None,
     ) -> None:
         self.runner = runner
         self.camera = BrowserCameraSource() if source is None else None
         self.source: FrameSource = source if source is not None else self.camera
         self.hub = FrameHub(max_clients)
         self.session = WebSession(runner, self.hub, self.camera)
-        self.web = WebServer(host, port, max_clients)
+        self.web = WebServer(host, port, max_clients, certfile=certfile, keyfile=keyfile)
         try:
-            self.guard = Guard.for_bind(host, self.web.port, token, allowed_hosts)
+            secure = certfile is not None
+            self.guard = Guard.for_bind(host, self.web.port, token, allowed_hosts, secure)
         except Exception:
             self.web.stop()
             raise
