@@ -171,3 +171,38 @@ def test_the_browser_camera_gets_its_overlays_back(lite0, samples, tmp_path, art
     assert status["mode"] == "camera" and status["seq"] >= 10
     assert status["predictions"] and status["map_age_ms"] is not None
     assert moving > 1.0, "the overlays follow the camera"
+
+
+def test_the_browser_camera_works_over_https_from_a_name_that_is_not_localhost(
+    lite0, samples, tmp_path, artifacts
+):
+    from selenium.webdriver.common.by import By
+
+    from livecam.web.tls import names_for, self_signed
+
+    # given: HTTPS with a certificate made here, the server reached as livecam.test
+    # (mapped to 127.0.0.1 inside Chromium only: every byte stays on loopback)
+    made = self_signed(names_for("127.0.0.1", ["livecam.test"]), folder=tmp_path / "tls")
+    clip = write_y4m(samples / "vtest.avi", tmp_path / "vtest.y4m")
+    certfile, keyfile = made.files
+    with served(
+        lite0, allowed_hosts=["livecam.test"], certfile=certfile, keyfile=keyfile
+    ) as server:
+        browser = chromium(
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={clip}",
+            "--host-resolver-rules=MAP livecam.test 127.0.0.1",
+            "--ignore-certificate-errors",
+        )
+        try:
+            browser.get(f"https://livecam.test:{server.web.port}/")
+            # then: a secure context (plain HTTP from this name would have no camera)
+            assert browser.execute_script("return window.isSecureContext") is True
+            overlay = browser.find_element(By.ID, "overlay")
+            received = wait_for(lambda: int(overlay.get_attribute("data-frames") or 0) >= 5, 60)
+            assert received, browser.find_element(By.ID, "message").text
+            browser.save_screenshot(str(artifacts / "serve-browser-camera-https.png"))
+        finally:
+            browser.quit()
+        assert server.session.status()["seq"] >= 5
