@@ -2,9 +2,12 @@
 chromedriver): the live overlay, its controls, and browser-camera mode with
 Chromium's fake camera playing a real clip."""
 
+import contextlib
 import os
 import shutil
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -60,75 +63,73 @@ def difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(int) - b.astype(int)).mean())
 
 
-def test_the_page_shows_the_live_overlay_and_its_controls_work(lite0, samples, artifacts):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import Select
-
+@pytest.fixture
+def camera_served(lite0, samples):
+    """A server showing the MJPEG test camera (a real clip at 30 fps)."""
     with MjpegServer(samples / "megamind.mp4", fps=30) as camera:
         source = open_source(camera.url, timeout=5)
         try:
             with served(lite0, source) as server:
-                url = server.web.url
-                browser = chromium()
-                try:
-                    browser.get(url)
-                    overlay = browser.find_element(By.ID, "overlay")
-                    assert wait_for(
-                        lambda: browser.find_element(By.ID, "video-fps").text != "-", 15
-                    )
-                    assert wait_for(
-                        lambda: len(browser.find_elements(By.CSS_SELECTOR, "#predictions tr")) >= 3,
-                        15,
-                    )
-                    assert wait_for(lambda: overlay.size["width"] >= 320, 15)
-
-                    # The overlay moves...
-                    before = element_pixels(overlay)
-                    time.sleep(1.0)
-                    moving = difference(before, element_pixels(overlay))
-                    assert moving > 1.0, moving
-                    browser.save_screenshot(str(artifacts / "serve-page.png"))
-
-                    # ...pause freezes it...
-                    browser.find_element(By.ID, "pause").click()
-                    assert wait_for(lambda: get_json(url + "api/status")["paused"], 5)
-                    time.sleep(0.5)
-                    frozen = element_pixels(overlay)
-                    time.sleep(1.0)
-                    assert difference(frozen, element_pixels(overlay)) < 0.01
-                    assert wait_for(
-                        lambda: browser.find_element(By.ID, "pause").text == "resume", 5
-                    )
-                    browser.find_element(By.ID, "pause").click()
-                    assert wait_for(lambda: not get_json(url + "api/status")["paused"], 5)
-
-                    # ...and the method, alpha and class set on the page reach the server.
-                    Select(browser.find_element(By.ID, "method")).select_by_value("layercam")
-                    assert wait_for(
-                        lambda: get_json(url + "api/status")["method"] == "layercam", 10
-                    )
-                    browser.execute_script(
-                        "const a = document.getElementById('alpha');"
-                        "a.value = 0.3; a.dispatchEvent(new Event('input'));"
-                    )
-                    assert wait_for(lambda: get_json(url + "api/status")["alpha"] == 0.3, 5)
-                    field = browser.find_element(By.ID, "class-name")
-                    field.send_keys("tabby", Keys.ENTER)
-                    assert wait_for(
-                        lambda: (get_json(url + "api/status")["target"] or {}).get("index") == 281,
-                        30,
-                    )
-                    field.clear()
-                    field.send_keys("no such thing", Keys.ENTER)
-                    assert wait_for(
-                        lambda: "unknown class" in browser.find_element(By.ID, "message").text, 5
-                    )
-                    browser.save_screenshot(str(artifacts / "serve-page-controls.png"))
-                finally:
-                    browser.quit()
+                yield server
         finally:
             source.close()
+
+
+def test_the_page_shows_the_live_overlay_and_its_controls_work(camera_served, artifacts):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    url = camera_served.web.url
+    browser = chromium()
+    try:
+        browser.get(url)
+        overlay = browser.find_element(By.ID, "overlay")
+        assert wait_for(lambda: browser.find_element(By.ID, "video-fps").text != "-", 15)
+        assert wait_for(
+            lambda: len(browser.find_elements(By.CSS_SELECTOR, "#predictions tr")) >= 3,
+            15,
+        )
+        assert wait_for(lambda: overlay.size["width"] >= 320, 15)
+
+        # The overlay moves...
+        before = element_pixels(overlay)
+        time.sleep(1.0)
+        moving = difference(before, element_pixels(overlay))
+        assert moving > 1.0, moving
+        browser.save_screenshot(str(artifacts / "serve-page.png"))
+
+        # ...pause freezes it...
+        browser.find_element(By.ID, "pause").click()
+        assert wait_for(lambda: get_json(url + "api/status")["paused"], 5)
+        time.sleep(0.5)
+        frozen = element_pixels(overlay)
+        time.sleep(1.0)
+        assert difference(frozen, element_pixels(overlay)) < 0.01
+        assert wait_for(lambda: browser.find_element(By.ID, "pause").text == "resume", 5)
+        browser.find_element(By.ID, "pause").click()
+        assert wait_for(lambda: not get_json(url + "api/status")["paused"], 5)
+
+        # ...and the method, alpha and class set on the page reach the server.
+        Select(browser.find_element(By.ID, "method")).select_by_value("layercam")
+        assert wait_for(lambda: get_json(url + "api/status")["method"] == "layercam", 10)
+        browser.execute_script(
+            "const a = document.getElementById('alpha');"
+            "a.value = 0.3; a.dispatchEvent(new Event('input'));"
+        )
+        assert wait_for(lambda: get_json(url + "api/status")["alpha"] == 0.3, 5)
+        field = browser.find_element(By.ID, "class-name")
+        field.send_keys("tabby", Keys.ENTER)
+        assert wait_for(
+            lambda: (get_json(url + "api/status")["target"] or {}).get("index") == 281,
+            30,
+        )
+        field.clear()
+        field.send_keys("no such thing", Keys.ENTER)
+        assert wait_for(lambda: "unknown class" in browser.find_element(By.ID, "message").text, 5)
+        browser.save_screenshot(str(artifacts / "serve-page-controls.png"))
+    finally:
+        browser.quit()
 
 
 def write_y4m(video: Path, path: Path, frames: int = 90, size=(640, 480)) -> Path:
@@ -206,3 +207,52 @@ def test_the_browser_camera_works_over_https_from_a_name_that_is_not_localhost(
         finally:
             browser.quit()
         assert server.session.status()["seq"] >= 5
+
+
+@contextlib.contextmanager
+def page_server(html: str):
+    """Another site on loopback: one page, served on 127.0.0.1 at a free port."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("site", ["evil.test", "127.0.0.1"], ids=["cross-site", "same-site"])
+def test_another_sites_page_cannot_load_the_stream_or_the_snapshot(camera_served, site):
+    base = camera_served.web.url
+    assert wait_for(lambda: get_json(base + "api/status")["seq"] > 0, 60)
+    # given: a page of another site (another port of this machine, or another
+    # name for it) that embeds the stream and the snapshot
+    page = f'<img id="stream" src="{base}stream.mjpg"><img id="snapshot" src="{base}snapshot.jpg">'
+    with page_server(page) as port:
+        browser = chromium(f"--host-resolver-rules=MAP {site} 127.0.0.1")
+        try:
+            browser.get(f"http://{site}:{port}/")
+            time.sleep(3)
+            widths = browser.execute_script(
+                "return ['stream', 'snapshot'].map(id => document.getElementById(id).naturalWidth)"
+            )
+            viewers = get_json(base + "api/status")["clients"]
+        finally:
+            browser.quit()
+    # then: neither loads, and no viewer slot is taken
+    assert widths == [0, 0], widths
+    assert viewers == 0

@@ -444,6 +444,7 @@ def test_repeated_wrong_tokens_are_slowed_down(lite0):
         assert wrong == [403] * 6
         code, _, body = get(f"{status}?token={token}")  # the right one must wait now
         assert code == 429 and b"retry in" in body
+        assert get(f"http://127.0.0.1:{server.web.port}/healthz")[0] == 200, "probes pass"
         time.sleep(1.1)
         assert get(f"{status}?token={token}")[0] == 200
 

@@ -336,24 +336,3 @@ def test_a_bad_control_changes_nothing(session):
     with pytest.raises(ControlError):
         session.control({"method": "layercam", "alpha": 7})
     assert session.runner.controls.method == "gradcam" and session.runner.renderer.alpha == 0.5
-
-
-def test_a_class_picked_live_is_what_the_background_builder_prepares(session):
-    import time
-
-    from livecam.cam.targets import ClassTarget
-    from livecam.video.cam_worker import VariantBuilder
-    from livecam.video.governor import QualityLevel
-
-    cache, level = session.runner.cache, QualityLevel(24)
-    session.control({"target": "goldfish"})
-    targets = session.runner.controls.targets
-    assert targets == [ClassTarget(3)]
-    builder = VariantBuilder(cache)
-    builder.request(level, "gradcam", targets)
-    deadline = time.monotonic() + 60
-    while builder.busy and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert builder.take_ready() == level
-    assert cache.ready(level, "gradcam", targets)
-    assert not cache.ready(level, "gradcam")  # the --top 2 explainer was not built for nothing

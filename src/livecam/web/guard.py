@@ -210,7 +210,8 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         peer = (scope.get("client") or ("?",))[0]
-        wait = self.throttle.wait_s(peer) if self.guard.token is not None else 0.0
+        checked = self.guard.token is not None and scope.get("path") not in self.guard.open_paths
+        wait = self.throttle.wait_s(peer) if checked else 0.0
         if wait > 0:
             await _refuse(scope, send, 429, f"too many wrong tokens: retry in {wait:.0f} s")
             return

@@ -110,6 +110,7 @@ class WebSession:
             "clients": self.clients,
             "fps_target": runner.fps_target,
             "mode": self.mode,
+            "problems": runner.problems[-5:],
         }
 
     def control(self, body: Any) -> dict[str, Any]:
