@@ -67,18 +67,12 @@ def tiny_classifier(size: int = 32, classes: int = 4, seed: int = 0, softmax: bo
     return keras.Model(inputs, outputs, name="tiny")
 
 
-def bundle_of(model, labels=None, layer=None):
-    """A LoadedModel around an in-memory Keras model (identity preprocessing)."""
-    from livecam.models import LoadedModel, graph
-    from livecam.models.labels import default_labels
+def bundle_of(model, labels=None, layer=None, **options):
+    """A LoadedModel around an in-memory Keras model (inputs scaled to [0, 1])."""
+    from livecam.models import from_keras
 
-    rebuilt, normalisation = graph.rebuild(model)
-    return LoadedModel(
-        name=model.name,
-        model=rebuilt,
-        preprocess=lambda x: x / 255.0,
-        labels=labels or default_labels(rebuilt.output_shape[-1]),
-        cam_layer=graph.find_cam_layer(rebuilt, layer),
-        input_size=tuple(rebuilt.input_shape[1:3]),
-        normalisation=normalisation,
-    )
+    return from_keras(model, preprocess=scaled, labels=labels, layer=layer, **options)
+
+
+def scaled(x):
+    return x / 255.0

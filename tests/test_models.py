@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import PHOTO_CLASSES, bundle_of, tiny_classifier
+from conftest import PHOTO_CLASSES, SAMPLES, bundle_of, tiny_classifier
 from livecam.errors import (
     LayerError,
     ModelError,
@@ -267,7 +267,7 @@ def test_model_without_spatial_layer_is_a_layer_error():
 
     inputs = keras.Input((8,))
     flat = keras.Model(inputs, keras.layers.Dense(3)(inputs))
-    with pytest.raises(LayerError, match="no layer with a spatial 4-D output"):
+    with pytest.raises(LayerError, match="no layer with a spatial map or tokens"):
         bundle_of(flat)
 
 
@@ -339,3 +339,161 @@ def test_model_files_with_code_in_them_are_refused(tmp_path, suffix):
     keras.Model(inputs, keras.layers.Dense(3)(x)).save(path)
     with pytest.raises(ModelError, match="cannot load model file"):
         load_model(str(path))
+
+
+# The default layer must be able to mean something (issue 20, item 2) -------------
+
+
+def tiny_vit(size: int = 32, patch: int = 4, dim: int = 16, classes: int = 4):
+    """A small vision transformer: its only 4-D layer is the patch embedding."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(dim, patch, strides=patch, name="patch_embed")(inputs)
+    x = keras.layers.Reshape(((size // patch) ** 2, dim), name="tokens")(x)
+    for block in range(2):
+        y = keras.layers.LayerNormalization(name=f"block{block}_norm1")(x)
+        y = keras.layers.MultiHeadAttention(2, dim // 2, name=f"block{block}_attn")(y, y)
+        x = keras.layers.Add(name=f"block{block}_add1")([x, y])
+        y = keras.layers.LayerNormalization(name=f"block{block}_norm2")(x)
+        y = keras.layers.Dense(dim * 2, activation="gelu", name=f"block{block}_mlp1")(y)
+        y = keras.layers.Dense(dim, name=f"block{block}_mlp2")(y)
+        x = keras.layers.Add(name=f"block{block}_add2")([x, y])
+    x = keras.layers.GlobalAveragePooling1D()(keras.layers.LayerNormalization()(x))
+    return keras.Model(inputs, keras.layers.Dense(classes, name="head")(x), name="tiny_vit")
+
+
+def stem_only_cnn(size: int = 32, classes: int = 4):
+    import keras
+
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="stem")(inputs)
+    x = keras.layers.Flatten()(x)
+    for units in (64, 32, 16):
+        x = keras.layers.Dense(units, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(classes)(x), name="stem_only")
+
+
+def test_an_early_only_spatial_layer_is_refused_as_the_default(tmp_path):
+    from livecam.errors import LayerError
+
+    early = "stem"
+    path = tmp_path / f"{early}.keras"
+    stem_only_cnn().save(path)
+    with pytest.raises(LayerError) as refused:
+        load_model(str(path))
+    message = str(refused.value)
+    assert f"{early!r}" in message and "--layer NAME" in message and "livecam layers" in message
+    assert f"{early} " in message.split("candidates:")[1], "the candidates are named"
+    from livecam.cam import CamEngine
+
+    chosen = load_model(str(path), layer=early)  # asked for by name, it is explained
+    assert chosen.cam_layer == early
+    maps = CamEngine(chosen)(np.zeros((1, 32, 32, 3), np.uint8)).maps
+    grid = tuple(chosen.model.get_layer(early).output.shape[1:3])
+    assert maps.shape[-2:] == grid and np.isfinite(maps).all()
+
+
+def test_layers_lists_the_candidates_their_depth_and_the_default(tmp_path):
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["layers", "lite0"])
+    assert listed.exit_code == 0, listed.output
+    rows = [line.split() for line in listed.stdout.splitlines()[1:] if line.strip()]
+    default = [row for row in rows if "*" in row]
+    assert default and default[0][0] == "top_activation" and default[0][-1].endswith("%")
+    depths = [int(row[-1].rstrip("%")) for row in rows if row[-1].endswith("%")]
+    assert depths == sorted(depths) and depths[-1] >= 90 and len(depths) > 10
+    path = tmp_path / "vit.keras"
+    tiny_vit().save(path)
+    vit = runner.invoke(app, ["layers", str(path)])
+    assert vit.exit_code == 0, vit.output
+    default = [line.split() for line in vit.stdout.splitlines() if "*" in line.split()]
+    assert default and default[0][0] == "block1_norm1" and "64x16" in default[0], vit.stdout
+    assert "patch_embed" in vit.stdout and "8x8x16" in vit.stdout
+    path = tmp_path / "stem.keras"
+    stem_only_cnn().save(path)
+    stem = runner.invoke(app, ["layers", str(path)])
+    assert stem.exit_code == 0 and "no default layer" in stem.stdout, stem.output
+    explained = runner.invoke(app, ["image", str(SAMPLES / "orange.jpg"), "-m", str(path)])
+    assert explained.exit_code == 1
+    assert "sits" in explained.stderr and "Traceback" not in explained.output
+
+
+def test_a_transformer_is_explained_at_its_last_attention_input_on_the_patch_grid(tmp_path):
+    from livecam.cam import CamEngine
+    from livecam.cam.reshape import TokenGrid
+
+    path = tmp_path / "vit.keras"
+    tiny_vit().save(path)
+    vit = load_model(str(path))
+    assert vit.cam_layer == "block1_norm1"  # the last block's first normalisation
+    assert vit.token_grid == TokenGrid(8, 8, 0)  # the patch embedding's 8x8, no extra token
+    images = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    engine = CamEngine(vit)
+    maps = engine(images).maps
+    assert maps.shape == (2, 1, 8, 8) and np.isfinite(maps).all() and maps.max() == 1.0
+    assert engine.trace_count == 1
+    wide = load_model(str(path), grid=(4, 16))  # the user's grid wins where it adds up
+    assert CamEngine(wide)(images).maps.shape == (2, 1, 4, 16)
+
+
+def test_a_wrong_grid_or_skip_count_is_refused_with_the_token_count(tmp_path):
+    path = tmp_path / "vit.keras"
+    tiny_vit().save(path)
+    with pytest.raises(LayerError, match=r"64 tokens.*7x7 grid after 0"):
+        load_model(str(path), grid=(7, 7), skip_tokens=0)
+    with pytest.raises(LayerError, match="60 patch tokens do not make a square"):
+        load_model(str(path), skip_tokens=4)
+    with pytest.raises(LayerError, match="apply to token layers"):
+        load_model(str(path), layer="patch_embed", grid=(8, 8))
+
+
+def test_a_transformer_refuses_other_input_sizes_naming_its_position_embeddings(tmp_path):
+    from livecam.errors import InputSizeError
+
+    path = tmp_path / "vit.keras"
+    tiny_vit().save(path)
+    with pytest.raises(InputSizeError, match=r"position embeddings.*32x32.*not 48"):
+        load_model(str(path), input_size=48)
+    assert load_model(str(path), input_size=32).input_size == (32, 32)  # its own size is fine
+
+
+def test_tokens_to_a_grid_and_back_is_the_identity_with_the_extra_tokens_kept():
+    import tensorflow as tf
+
+    from livecam.cam.reshape import TokenGrid
+
+    grid = TokenGrid(2, 3, skip=1)
+    tokens = tf.reshape(tf.range(2 * 7 * 4, dtype=tf.float32), [2, 7, 4])
+    maps = grid.to_map(tokens)
+    assert maps.shape == (2, 2, 3, 4)
+    assert maps[1, 1, 0].numpy().tolist() == tokens[1, 4].numpy().tolist()  # row-major patches
+    np.testing.assert_array_equal(grid.to_tokens(maps, tokens), tokens)
+    copies = tf.repeat(maps, 3, axis=0)  # Ablation-CAM's copies of each row, consecutive
+    np.testing.assert_array_equal(grid.to_tokens(copies, tokens), tf.repeat(tokens, 3, axis=0))
+
+
+def test_ablation_cam_runs_on_tokens_where_the_model_splits_there(tmp_path):
+    from livecam.cam import CamEngine
+
+    path = tmp_path / "vit.keras"
+    tiny_vit().save(path)
+    vit = load_model(str(path), layer="block1_add2")  # then: norm, pooling, dense
+    images = np.random.default_rng(1).integers(0, 255, (1, 32, 32, 3), dtype=np.uint8)
+    maps = CamEngine(vit, "ablationcam")(images).maps
+    assert maps.shape == (1, 1, 8, 8) and np.isfinite(maps).all()
+
+
+def test_cam_on_tokens_says_it_needs_a_pooled_map_head(tmp_path):
+    from livecam.cam import CamEngine
+    from livecam.errors import MethodError
+
+    path = tmp_path / "vit.keras"
+    tiny_vit().save(path)
+    with pytest.raises(MethodError, match="GlobalAveragePooling2D -> Dense"):
+        CamEngine(load_model(str(path), layer="block1_add2"), "cam")

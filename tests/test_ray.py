@@ -375,7 +375,7 @@ def test_the_job_outlives_its_progress_board(local_ray, clips, tmp_path):
 
 
 def test_an_empty_error_message_is_named_by_its_type():
-    from livecam.cluster.ray_annotate import last_line
+    from livecam.errors import last_line
 
     assert last_line(MemoryError()) == "MemoryError"
     assert last_line(ValueError("first\nlast\n")) == "last"

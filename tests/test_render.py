@@ -125,3 +125,48 @@ def test_sixteen_bit_and_grey_images_are_still_read_as_they_are(tmp_path):
     cv2.imwrite(str(tmp_path / "grey.png"), np.full((8, 8), 7, np.uint8))
     assert read_image(tmp_path / "deep.png").dtype == np.uint16
     assert read_image(tmp_path / "grey.png").ndim == 2
+
+
+HUD = [
+    "video 30 fps | maps 29/s (target 15) | map age 64 ms | 224px mixed_bfloat16 | "
+    "gradcam-elementwise | 2/3 Egyptian cat 12.9%",
+    "snapshot /home/someone/pictures/livecam-20261202-063512.png",
+]
+
+
+def test_the_hud_fits_the_frame_and_keeps_every_field():
+    import re
+
+    from livecam.render import draw_label
+    from livecam.video.pipeline import draw_hud
+
+    rows_at = {}
+    for width in (320, 640, 1920):
+        height = width * 3 // 4
+        frame = np.full((height, width, 3), 128, np.uint8)
+        draw_label(frame, "Egyptian cat, a rather long label for a small frame 12.9%")
+        draw_hud(frame, HUD)
+        drawn = np.any(frame != 128, axis=2)
+        columns, rows = np.flatnonzero(drawn.any(axis=0)), np.flatnonzero(drawn.any(axis=1))
+        # no box or text reaches the frame's edge: nothing was cut off by it
+        assert columns.min() >= 8 and columns.max() <= width - 8, (width, columns.max())
+        assert rows.max() <= height - 8, width
+        # every field of the status line is drawn, on as many lines as the width needs
+        boxes = _text_rows(drawn)
+        fields = len(re.split(r" \| ", HUD[0]))
+        assert 3 <= len(boxes) <= 1 + fields + 1, (width, len(boxes))
+        rows_at[width] = len(boxes)
+    assert rows_at[320] >= rows_at[640] >= rows_at[1920] and rows_at[320] > rows_at[1920]
+
+
+def _text_rows(drawn: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of rows with something drawn: one per text box."""
+    marked = drawn.any(axis=1)
+    runs, start = [], None
+    for y, on in enumerate([*marked, False]):
+        if on and start is None:
+            start = y
+        elif not on and start is not None:
+            runs.append((start, y))
+            start = None
+    return runs

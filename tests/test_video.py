@@ -143,10 +143,11 @@ def test_sink_refuses_bad_frames_containers_and_its_input(tmp_path, samples):
 
 def test_real_time_sink_keeps_wall_time(tmp_path):
     path = tmp_path / "live.mp4"
-    with VideoSink(path, 25.0, (32, 32)) as video:
-        sink = RealTimeSink(video)
-        for i in range(20):  # 5 fps for 4 s
-            sink.write(np.zeros((32, 32, 3), np.uint8), i / 5)
+    with RealTimeSink(VideoSink(path, 25.0, (32, 32))) as sink:
+        for i in range(40):  # 25 fps for 1.6 s: the rate measured is the one reported
+            sink.write(np.zeros((32, 32, 3), np.uint8), i / 25)
+        for i in range(11):  # then 5 fps for 2.2 s: frames are duplicated
+            sink.write(np.zeros((32, 32, 3), np.uint8), 1.6 + i / 5)
         for i in range(40):  # then 100 fps for 0.4 s: frames are skipped
             sink.write(np.zeros((32, 32, 3), np.uint8), 3.8 + i / 100)
     frames, fps, _ = count_frames(path)
@@ -157,8 +158,7 @@ def test_real_time_sink_keeps_wall_time(tmp_path):
 def test_real_time_sink_fills_a_gap_with_the_previous_frame(tmp_path):
     path = tmp_path / "gap.avi"
     first, second = np.full((32, 32, 3), 40, np.uint8), np.full((32, 32, 3), 220, np.uint8)
-    with VideoSink(path, 4.0, (32, 32)) as video:
-        sink = RealTimeSink(video)
+    with RealTimeSink(VideoSink(path, 4.0, (32, 32))) as sink:
         sink.write(first, 0.0)
         sink.write(second, 1.0)  # captured 1 s later: 4 frame slots have passed
     capture = cv2.VideoCapture(str(path))

@@ -80,3 +80,10 @@ class ServeError(LivecamError):
 
 class ControlError(LivecamError):
     """A control request from the web page names an invalid value."""
+
+
+def last_line(error: BaseException) -> str:
+    """The last line of an error's message, or its type where it has none
+    (``MemoryError()``): one line to report, whatever was raised."""
+    lines = str(error).strip().splitlines()
+    return lines[-1] if lines else type(error).__name__

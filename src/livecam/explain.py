@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -18,11 +19,24 @@ import numpy as np
 
 from livecam.cam import METHODS, CamEngine, CamOutput
 from livecam.cam.targets import Target, encode, top
+from livecam.errors import TargetError
 from livecam.frames import model_input
 from livecam.models import LoadedModel, load_model
 from livecam.models.labels import short_label
 
 TOP_PREDICTIONS = 5
+THRESHOLD_LABELS = 16  # the labels a threshold considers unless targets are given
+
+
+def default_targets(model: LoadedModel, threshold: float | None = None) -> list[Target]:
+    """The top-1 class; with a threshold, the labels that may reach it."""
+    return top(min(THRESHOLD_LABELS, model.num_classes) if threshold else 1)
+
+
+def check_threshold(threshold: float | None) -> float | None:
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise TargetError(f"threshold must be between 0 and 1 (exclusive), got {threshold}")
+    return threshold
 
 
 @dataclass(frozen=True)
@@ -47,30 +61,65 @@ class MethodOptions:
         return self if takes_channels else replace(self, max_channels=None)
 
 
+def value_text(probability: float, kind: str) -> str:
+    """A class's value as shown: ``91.2%``; a multi-label model's labels are
+    independent (they need not sum to one): ``91.2% (independent)``; a
+    similarity is a cosine: ``+0.83``."""
+    if kind == "similarity":
+        return f"{probability:+.2f}"
+    if kind == "label":
+        return f"{probability:.1%} (independent)"
+    if kind == "segment":
+        return f"{probability:.1%} of the frame"
+    return f"{probability:.1%}"
+
+
 @dataclass
 class Prediction:
+    """One class of the prediction; ``kind`` as in :attr:`LoadedModel.kind`
+    (for a segmentation model the probability is the class's share of the frame)."""
+
     index: int
     label: str
     probability: float
+    kind: str = "class"
 
     @property
     def name(self) -> str:
         """The label's first synonym, for display."""
         return short_label(self.label)
 
+    @property
+    def value_text(self) -> str:
+        return value_text(self.probability, self.kind)
+
 
 @dataclass
 class TargetMap:
-    """One heatmap: the class it explains and the map at CAM-layer resolution."""
+    """One heatmap: the class it explains and the map at CAM-layer resolution.
+
+    Attributes:
+        mask: Segmentation models: the pixels predicted as the class (uint8,
+            at the model's output resolution), else None.
+        below_threshold: With a threshold, no label reached it: this is the
+            top label, its heatmap left empty.
+    """
 
     index: int
     label: str
     probability: float
     heatmap: np.ndarray
+    kind: str = "class"
+    mask: np.ndarray | None = None
+    below_threshold: bool = False
 
     @property
     def name(self) -> str:
         return short_label(self.label)
+
+    @property
+    def value_text(self) -> str:
+        return value_text(self.probability, self.kind)
 
 
 @dataclass
@@ -83,7 +132,9 @@ class Explanation:
     def caption(self, target: TargetMap) -> str:
         """``"fox squirrel 68.6%"``; when the explained class is not the top-1
         prediction, the top-1 too: ``"monarch 0.0% | top: modem 47%"``."""
-        text = f"{target.name} {target.probability:.1%}"
+        if target.below_threshold:
+            return f"no label above the threshold | top: {target.name} {target.value_text}"
+        text = f"{target.name} {target.value_text}"
         best = self.predictions[0] if self.predictions else None
         if best is not None and best.index != target.index:
             text += f" | top: {best.name} {best.probability:.0%}"
@@ -100,6 +151,9 @@ class Explainer:
         score: ``logit`` or ``probability``.
         method_options: Smoothing and Score-CAM options of the engine.
         top_predictions: How many predictions to report per frame.
+        threshold: Multi-label: explain every label whose probability
+            reaches this (among the targets, by default the
+            :data:`THRESHOLD_LABELS` most likely).
         **load_options: Passed to :func:`load_model` when ``model`` is a spec.
     """
 
@@ -111,18 +165,28 @@ class Explainer:
         score: str = "logit",
         top_predictions: int = TOP_PREDICTIONS,
         method_options: MethodOptions | None = None,
+        threshold: float | None = None,
         **load_options,
     ) -> None:
         self.model = model if isinstance(model, LoadedModel) else load_model(model, **load_options)
         self.method_options = method_options or MethodOptions()
         self.engine = CamEngine(self.model, method, score, **asdict(self.method_options))
-        self.targets = list(targets or top(1))
+        self.threshold = check_threshold(threshold)
+        self.targets = list(targets or default_targets(self.model, threshold))
         encode(self.targets, self.model.num_classes)  # fail early on a bad target
         self.top_predictions = min(top_predictions, self.model.num_classes)
 
     @property
     def labels(self) -> list[str]:
         return self.model.labels
+
+    def with_targets(self, targets: Sequence[Target]) -> Explainer:
+        """The same model and compiled step (no copy, no new trace for the same
+        number of targets), explaining ``targets``."""
+        encode(list(targets), self.model.num_classes)
+        twin = copy.copy(self)
+        twin.targets = list(targets)
+        return twin
 
     def explain(self, frames: Sequence[np.ndarray]) -> list[Explanation]:
         """Explain a batch of BGR frames (any sizes) in one compiled call."""
@@ -145,17 +209,31 @@ class Explainer:
 
     def to_explanations(self, output: CamOutput) -> list[Explanation]:
         results = []
-        for maps, probabilities, class_ids in zip(
-            output.maps, output.probabilities, output.class_ids, strict=True
+        kind, masks_of = self.model.kind, output.masks
+        for row, (maps, probabilities, class_ids) in enumerate(
+            zip(output.maps, output.probabilities, output.class_ids, strict=True)
         ):
             ranked = np.argsort(-probabilities, kind="stable")[: self.top_predictions]
             predictions = [self._prediction(int(i), probabilities) for i in ranked]
+            masks = masks_of[row] if masks_of is not None else [None] * len(class_ids)
             targets = [
-                TargetMap(int(c), self.labels[c], float(probabilities[c]), heatmap)
-                for c, heatmap in zip(class_ids, maps, strict=True)
+                TargetMap(int(c), self.labels[c], float(probabilities[c]), heatmap, kind, mask)
+                for c, heatmap, mask in zip(class_ids, maps, masks, strict=True)
             ]
-            results.append(Explanation(predictions, targets))
+            results.append(Explanation(predictions, self._above_threshold(targets)))
         return results
 
+    def _above_threshold(self, targets: list[TargetMap]) -> list[TargetMap]:
+        """With a threshold, the targets that reach it, or the first one, marked
+        and with an empty heatmap, when none does."""
+        if self.threshold is None:
+            return targets
+        kept = [target for target in targets if target.probability >= self.threshold]
+        if kept:
+            return kept
+        first = targets[0]
+        return [replace(first, heatmap=np.zeros_like(first.heatmap), below_threshold=True)]
+
     def _prediction(self, index: int, probabilities: np.ndarray) -> Prediction:
-        return Prediction(index, self.labels[index], float(probabilities[index]))
+        kind = self.model.kind
+        return Prediction(index, self.labels[index], float(probabilities[index]), kind)

@@ -13,7 +13,7 @@ from livecam.errors import OutputError
 from livecam.explain import Explainer, Explanation
 from livecam.frames import read_image
 from livecam.outputs import check_writable_dir, write_image
-from livecam.render import HeatmapRenderer, peak_xy, side_by_side
+from livecam.render import HeatmapRenderer, draw_outline, peak_xy, side_by_side
 
 
 @dataclass
@@ -36,8 +36,12 @@ class ImageResult:
     comparison: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
+        kind = self.explanation.predictions[0].kind if self.explanation.predictions else "class"
         return {
             "path": str(self.path),
+            # what the probabilities are: a class's (summing to one), an
+            # independent label's, a segment's share of the image, a cosine similarity
+            "kind": kind,
             "predictions": [
                 {"index": p.index, "label": p.label, "probability": round(p.probability, 6)}
                 for p in self.explanation.predictions
@@ -95,6 +99,8 @@ def explain_image(
     for rank, target in enumerate(explanation.targets, start=1):
         stem = out / f"{path.stem}.{method}.{rank}-{_slug(target.name)}"
         overlay = renderer.annotate(image, target.heatmap, explanation.caption(target))
+        if target.mask is not None:
+            draw_outline(overlay, target.mask)
         overlays.append(overlay)
         output = TargetOutput(
             index=target.index,

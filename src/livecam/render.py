@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -97,26 +99,103 @@ class HeatmapRenderer:
         return blended
 
 
-def draw_label(frame: np.ndarray, text: str, origin: tuple[int, int] = (8, 8)) -> None:
-    """White text on a dark box, scaled to the frame, drawn in place."""
-    scale = max(0.4, min(frame.shape[0], frame.shape[1]) / 600.0)
-    thickness = max(1, round(scale * 1.5))
-    (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+OUTLINE_BGR = (255, 255, 255)
+
+
+def draw_outline(frame: np.ndarray, mask: np.ndarray) -> None:
+    """The outline of a segmentation mask (any size, non-zero inside) drawn
+    in place on ``frame``, in white, about 2 px wide at 480 px."""
+    height, width = frame.shape[:2]
+    resized = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(resized, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    thickness = max(1, round(min(height, width) / 240))
+    cv2.drawContours(frame, contours, -1, OUTLINE_BGR, thickness, cv2.LINE_AA)
+
+
+MARGIN = 8  # pixels between the text boxes and the frame's edges
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+FIELD_SEPARATOR = " | "
+MAX_SCALE = 1.0  # about 22-px letters from 600 px up: a status line, not a caption
+
+
+@dataclass(frozen=True)
+class _TextStyle:
+    scale: float
+    thickness: int
+    pad: int
+
+    @classmethod
+    def of(cls, frame: np.ndarray) -> _TextStyle:
+        scale = min(MAX_SCALE, max(0.4, min(frame.shape[0], frame.shape[1]) / 600.0))
+        return cls(scale, max(1, round(scale * 1.5)), max(2, round(4 * scale)))
+
+    def box(self, text: str) -> tuple[int, int, int, int]:
+        """Width and height of ``text``'s box, the text's height and baseline."""
+        (width, height), baseline = cv2.getTextSize(text, FONT, self.scale, self.thickness)
+        return width + 2 * self.pad, height + baseline + 2 * self.pad, height, baseline
+
+
+def draw_label(frame: np.ndarray, text: str, origin: tuple[int, int] = (MARGIN, MARGIN)) -> int:
+    """White text on a dark box, scaled to the frame, drawn in place; text too
+    wide for the frame is shortened with "...". Returns the box's bottom row."""
+    style = _TextStyle.of(frame)
     x, y = origin
-    pad = max(2, round(4 * scale))
-    cv2.rectangle(
-        frame, (x, y), (x + text_w + 2 * pad, y + text_h + baseline + 2 * pad), (0, 0, 0), -1
-    )
+    text = _shortened(text, frame.shape[1] - x - MARGIN, style)
+    box_w, box_h, text_h, _ = style.box(text)
+    cv2.rectangle(frame, (x, y), (x + box_w, y + box_h), (0, 0, 0), -1)
     cv2.putText(
         frame,
         text,
-        (x + pad, y + pad + text_h),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        scale,
+        (x + style.pad, y + style.pad + text_h),
+        FONT,
+        style.scale,
         (255, 255, 255),
-        thickness,
+        style.thickness,
         cv2.LINE_AA,
     )
+    return y + box_h
+
+
+def label_bottom(frame: np.ndarray) -> int:
+    """The bottom row of the one-line label :func:`draw_label` draws at its default place."""
+    return MARGIN + _TextStyle.of(frame).box("Ag")[1]
+
+
+def draw_lines(frame: np.ndarray, lines: list[str], top: int) -> None:
+    """Status lines stacked from row ``top`` down, drawn in place. A line of
+    " | "-separated fields wraps between fields to fit the frame's width;
+    lines that do not fit the frame's height are left out."""
+    style = _TextStyle.of(frame)
+    width = frame.shape[1] - 2 * MARGIN
+    gap = max(2, style.pad)
+    y = top
+    for line in lines:
+        for row in _wrapped(line, width, style):
+            if y + gap + style.box(row or " ")[1] > frame.shape[0] - MARGIN:
+                return
+            if row:
+                y = draw_label(frame, row, (MARGIN, y + gap))
+            else:  # an empty line keeps its place
+                y += gap + style.box(" ")[1]
+
+
+def _wrapped(line: str, width: int, style: _TextStyle) -> list[str]:
+    rows: list[str] = []
+    for field in line.split(FIELD_SEPARATOR):
+        joined = f"{rows[-1]}{FIELD_SEPARATOR}{field}" if rows else field
+        if rows and style.box(joined)[0] <= width:
+            rows[-1] = joined
+        else:
+            rows.append(_shortened(field, width, style))
+    return rows or [""]
+
+
+def _shortened(text: str, width: int, style: _TextStyle) -> str:
+    if style.box(text)[0] <= width:
+        return text
+    while text and style.box(text + "...")[0] > width:
+        text = text[:-1]
+    return text + "..."
 
 
 def side_by_side(images: list[np.ndarray], gap: int = 4) -> np.ndarray:

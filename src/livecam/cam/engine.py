@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -27,7 +28,10 @@ from livecam.cam.scorecam import ScoreCam
 from livecam.cam.targets import Target, encode, top
 from livecam.cam.xgradcam import XGradCam
 from livecam.errors import MethodError
-from livecam.models import LoadedModel, graph
+from livecam.models import graph
+
+if TYPE_CHECKING:  # livecam.models imports this package's objectives and reshape
+    from livecam.models import LoadedModel
 
 METHODS: dict[str, type[CamMethod]] = {
     method.name: method
@@ -80,11 +84,14 @@ class CamOutput:
         maps: ``[batch, targets, h, w]`` float32 in [0, 1] at the CAM layer's resolution.
         probabilities: ``[batch, classes]`` float32.
         class_ids: ``[batch, targets]`` int32, the class each map explains.
+        masks: For segmentation models, ``[batch, targets, H, W]`` uint8: the
+            pixels predicted as each explained class; else None.
     """
 
     maps: np.ndarray
     probabilities: np.ndarray
     class_ids: np.ndarray
+    masks: np.ndarray | None = None
 
 
 def normalise(cams: tf.Tensor) -> tf.Tensor:
@@ -129,6 +136,7 @@ class CamEngine:
             )
         self.method.prepare(model.model, model.cam_layer)
         self.score = score
+        self.objective = model.objective
         self.eigen_smooth = eigen_smooth
         self.aug_smooth = aug_smooth
         self._feature_model = graph.feature_and_output_model(model.model, model.cam_layer)
@@ -153,6 +161,10 @@ class CamEngine:
     def input_size(self) -> tuple[int, int]:
         return self.model.input_size
 
+    def traced(self, num_targets: int) -> bool:
+        """Whether the step for ``num_targets`` targets exists (was called once)."""
+        return num_targets in self._steps
+
     def __call__(self, images: np.ndarray, targets: Sequence[Target] | None = None) -> CamOutput:
         """Run the compiled step.
 
@@ -161,8 +173,8 @@ class CamEngine:
             targets: What each map explains; default the top-1 class.
         """
         codes = encode(targets or top(1), self.model.num_classes)
-        maps, probabilities, class_ids = self._step(len(codes))(images, codes)
-        return CamOutput(maps.numpy(), probabilities.numpy(), class_ids.numpy())
+        result = self._step(len(codes))(images, codes)
+        return CamOutput(**{key: value.numpy() for key, value in result.items()})
 
     def _step(self, num_targets: int):
         if num_targets not in self._steps:
@@ -180,21 +192,25 @@ class CamEngine:
         fixed = tf.broadcast_to(targets[None, :], tf.shape(by_rank))
         return tf.where(fixed >= 0, fixed, by_rank)
 
-    def _probabilities(self, logits: tf.Tensor) -> tf.Tensor:
-        sigmoid = self.model.normalisation == "sigmoid"
-        return tf.nn.sigmoid(logits) if sigmoid else tf.nn.softmax(logits)
-
-    def _explained(self, scores: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
-        """The explained score (logit or probability) of each row's class."""
-        logits = tf.cast(scores, tf.float32)
-        explained = self._probabilities(logits) if self.score == "probability" else logits
-        return tf.gather(explained, class_ids, batch_dims=1)
+    def _explained(self, outputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
+        """The explained score (see :mod:`livecam.cam.objectives`) of each row's class."""
+        scores = self.objective.scores(tf.cast(outputs, tf.float32), self.score)
+        return tf.gather(scores, class_ids, batch_dims=1)
 
     def _score(self, inputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
         return self._explained(self.model.model(inputs, training=False), class_ids)
 
     def _head_score(self, activations: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
         return self._explained(self._head(activations, training=False), class_ids)
+
+    def _token_head_score(self, tokens: tf.Tensor):
+        """A head score taking grids, for methods that ablate a token layer."""
+        grid = self.model.token_grid
+
+        def score(maps: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
+            return self._head_score(grid.to_tokens(maps, tokens), class_ids)
+
+        return score
 
     def _augmented(self, inputs: tf.Tensor) -> tf.Tensor:
         if not self.aug_smooth:
@@ -224,21 +240,25 @@ class CamEngine:
         copies = len(AUGMENTATIONS) if self.aug_smooth else 1
         stacked = self._augmented(inputs)
         with tf.GradientTape(persistent=True) as tape:
-            activations, scores = self._feature_model(stacked, training=False)
-            logits = tf.cast(scores, tf.float32)
-            probabilities = self._probabilities(logits)[:batch]
+            activations, outputs = self._feature_model(stacked, training=False)
+            outputs = tf.cast(outputs, tf.float32)
+            probabilities = self.objective.probabilities(outputs)[:batch]
             class_ids = self._class_ids(probabilities, targets)  # from the originals
             every_copy = tf.tile(class_ids, [copies, 1])
-            chosen = self._explained(scores, every_copy)
+            chosen = self._explained(outputs, every_copy)
             per_target = [chosen[:, k] for k in range(num_targets)]
-        features = tf.cast(activations, tf.float32)
+        grid = self.model.token_grid
+        features = self._as_map(activations)
+        head_score = self._head_score if self._head is not None else None
+        if grid is not None and head_score is not None:
+            head_score = self._token_head_score(activations)
         maps = []
         for k in range(num_targets):
             gradients = None
             if self.method.uses_gradients:
-                gradients = tf.cast(tape.gradient(per_target[k], activations), tf.float32)
+                gradients = self._as_map(tape.gradient(per_target[k], activations))
             cam_inputs = CamInputs(
-                features, gradients, every_copy[:, k], stacked, self._score, self._head_score
+                features, gradients, every_copy[:, k], stacked, self._score, head_score
             )
             weighted = self.method.weighted(cam_inputs)
             if self.method.projects or self.eigen_smooth:
@@ -247,4 +267,17 @@ class CamEngine:
                 raw = tf.reduce_sum(weighted, axis=-1)
             maps.append(self._merged(normalise(raw), batch))
         del tape
-        return tf.stack(maps, axis=1), probabilities, class_ids
+        result = {
+            "maps": tf.stack(maps, axis=1),
+            "probabilities": probabilities,
+            "class_ids": class_ids,
+        }
+        if self.objective.has_masks:
+            result["masks"] = self.objective.masks(outputs[:batch], class_ids)
+        return result
+
+    def _as_map(self, activations: tf.Tensor) -> tf.Tensor:
+        """float32 ``[batch, h, w, channels]``: token layers go through their grid."""
+        grid = self.model.token_grid
+        mapped = grid.to_map(activations) if grid is not None else activations
+        return tf.cast(mapped, tf.float32)

@@ -53,9 +53,13 @@ def classes(labels: list[str], names_or_indices: Sequence[str | int]) -> list[Ta
 
 def chosen(
     labels: list[str], k: int | None = None, names: Sequence[str] | None = None
-) -> list[Target]:
-    """What a user asked for: the named classes if any, else the top ``k`` (default 1)."""
-    return classes(labels, list(names)) if names else top(k or 1)
+) -> list[Target] | None:
+    """What a user asked for: the named classes if any, else the top ``k``; None
+    when neither was asked for (the explainer's default: the top class, or with
+    a threshold every label that may reach it)."""
+    if names:
+        return classes(labels, list(names))
+    return top(k) if k is not None else None
 
 
 def encode(targets: Sequence[Target], num_classes: int) -> np.ndarray:

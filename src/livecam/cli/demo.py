@@ -1,4 +1,5 @@
-"""``livecam demo`` and ``livecam models``: the first commands a new user runs."""
+"""``livecam demo``, ``livecam models`` and ``livecam layers``: the first commands
+a new user runs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from livecam.cli import options as opt
 from livecam.cli.app import (
     app,
     print_summary,
@@ -18,17 +20,31 @@ from livecam.cli.image import print_result
 
 
 @app.command()
-def models() -> None:
+def models(
+    every: Annotated[
+        bool,
+        typer.Option("--all", help="List every keras.applications name (without building them)."),
+    ] = False,
+) -> None:
     """List the built-in models (input size, detected CAM layer) and the CAM methods.
 
     Builds each architecture with random weights (nothing is downloaded).
+
+    Examples:
+
+      livecam models
+
+      livecam models --all
     """
     from livecam.cam import METHODS
     from livecam.models import load_model, model_names
 
+    if every:
+        _list_every_model()
+        return
     with reported_errors():
         typer.echo(f"{'model':<20} {'input':<9} cam layer")
-        for name in model_names():
+        for name in model_names(every=False):
             bundle = load_model(name, weights="imagenet" if name == "lite0" else None)
             height, width = bundle.input_size
             default = "  (default, offline)" if name == "lite0" else ""
@@ -37,6 +53,48 @@ def models() -> None:
         for name, method in METHODS.items():
             gradients = "yes" if method.uses_gradients else "no"
             typer.echo(f"{name:<20} {gradients:<10} {method.paper}")
+
+
+def _list_every_model() -> None:
+    from livecam.models import zoo
+
+    typer.echo(f"{'model':<22} keras.applications")
+    typer.echo(f"{zoo.DEFAULT_MODEL:<22} (bundled EfficientNet-Lite0, offline)")
+    for name, (constructor, _) in zoo.KERAS_APPLICATIONS.items():
+        typer.echo(f"{name:<22} {constructor}")
+    typer.echo("\nlivecam layers NAME shows its layers; ImageNet weights download on first use")
+
+
+@app.command()
+def layers(
+    model: Annotated[
+        str, typer.Argument(help="lite0, a keras.applications name or a .keras/.h5 file.")
+    ],
+    weights: opt.Weights = "none",
+) -> None:
+    """List the layers a map can explain: each layer with a spatial output, its
+    shape, how deep into the model it sits, and which one is the default
+    (--layer chooses another). Random weights unless --weights: the layers do
+    not depend on them.
+
+    Example:
+
+      livecam layers vgg16
+
+      livecam layers my_model.keras
+    """
+    from livecam.models import model_layers
+
+    with reported_errors():
+        report = model_layers(model, weights=weights)
+        typer.echo(f"{'layer':<32} {'output':<16} depth")
+        for layer in report.candidates:
+            mark = " *" if layer.name == report.default else ""
+            typer.echo(f"{layer.name + mark:<32} {layer.shape_text:<16} {layer.depth:>5.0%}")
+        if report.default is not None:
+            typer.echo(f"\n* the default for {model}; --layer NAME explains another")
+        else:
+            typer.echo(f"\nno default layer: {report.refusal}")
 
 
 @app.command()

@@ -18,7 +18,7 @@ def print_result(result: Any) -> None:
     shown = {t.index for t in result.targets}
     for rank, prediction in enumerate(result.explanation.predictions[:5], start=1):
         mark = "*" if prediction.index in shown else " "
-        typer.echo(f" {mark}{rank}. {prediction.name:<32} {prediction.probability:7.2%}")
+        typer.echo(f" {mark}{rank}. {prediction.name:<32} {prediction.value_text:>7}")
     for target in result.targets:
         typer.echo(f"   {target.overlay}")
     if result.comparison:
@@ -47,6 +47,11 @@ def image(
     colormap: opt.Colormap = "jet",
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
+    grid: opt.Grid = None,
+    skip_tokens: opt.SkipTokens = None,
+    threshold: opt.Threshold = None,
+    region: opt.Region = None,
+    similar_to: opt.SimilarTo = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per image on stdout.")
     ] = False,
@@ -66,7 +71,10 @@ def image(
     from livecam.render import HeatmapRenderer
 
     with reported_errors():
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
+        kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
+        choice = opt.ModelChoice(
+            model, weights, layer, labels, input_size, precision, top, class_, kinds
+        )
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         explainer = choice.explainer(method, score, options)
         renderer = HeatmapRenderer(alpha, colormap)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -220,6 +220,58 @@ Timeout = Annotated[
 ]
 
 
+Grid = Annotated[
+    Optional[str],
+    typer.Option(help="Transformers: the token layer's patch grid HxW (default: guessed)."),
+]
+SkipTokens = Annotated[
+    Optional[int],
+    typer.Option(
+        help="Transformers: leading tokens that are not patches (class, distillation, registers).",
+        callback=at_least("--skip-tokens", 0),
+    ),
+]
+Threshold = Annotated[
+    Optional[float],
+    typer.Option(help="Multi-label models: explain every label with at least this probability."),
+]
+Region = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Segmentation models: explain the class over x0,y0,x1,y1 (fractions of the "
+        "frame) instead of over its predicted mask."
+    ),
+]
+SimilarTo = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Embedding models: explain the similarity of each frame to this reference image."
+    ),
+]
+
+
+@dataclass
+class KindOptions:
+    """The options for models other than single-label classifiers."""
+
+    grid: str | None = None
+    skip_tokens: int | None = None
+    threshold: float | None = None
+    region: str | None = None
+    similar_to: Path | None = None
+
+    def load_options(self) -> dict:
+        from livecam.cam.objectives import parse_region
+        from livecam.models.layers import parse_grid
+
+        return {
+            "grid": parse_grid(self.grid) if self.grid else None,
+            "skip_tokens": self.skip_tokens,
+            "region": parse_region(self.region) if self.region else None,
+            "similar_to": self.similar_to,
+        }
+
+
 @dataclass
 class ModelChoice:
     """What the model options chose; :meth:`load` turns it into a model and targets."""
@@ -232,13 +284,20 @@ class ModelChoice:
     precision: str
     top: int | None
     classes: list[str] | None
+    kinds: KindOptions = field(default_factory=KindOptions)
 
     def __post_init__(self) -> None:
         if self.top is not None and self.classes:
             raise LivecamError("use either --top or --class, not both")
+        if self.kinds.threshold is not None and self.classes:
+            raise LivecamError("use either --threshold or --class, not both")
+        from livecam.explain import check_threshold
+
+        check_threshold(self.kinds.threshold)  # before the model loads
 
     def load(self):
-        """The loaded model and the targets (top-k ranks or named classes)."""
+        """The loaded model and the targets (top-k ranks, named classes, or None
+        for the explainer's default)."""
         from livecam.cam import chosen
         from livecam.models import load_model
 
@@ -250,6 +309,7 @@ class ModelChoice:
                 labels=self.labels,
                 input_size=self.input_size,
                 precision=self.precision,
+                **self.kinds.load_options(),
             )
         return bundle, chosen(bundle.labels, self.top, self.classes)
 
@@ -258,7 +318,12 @@ class ModelChoice:
 
         bundle, wanted = self.load()
         return Explainer(
-            bundle, method=method, targets=wanted, score=score, method_options=method_options
+            bundle,
+            method=method,
+            targets=wanted,
+            score=score,
+            method_options=method_options,
+            threshold=self.kinds.threshold,
         )
 
 

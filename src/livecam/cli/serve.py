@@ -87,6 +87,11 @@ def serve(
     colormap: opt.Colormap = "jet",
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
+    grid: opt.Grid = None,
+    skip_tokens: opt.SkipTokens = None,
+    threshold: opt.Threshold = None,
+    region: opt.Region = None,
+    similar_to: opt.SimilarTo = None,
     smooth: opt.Smooth = 0.0,
     follow: opt.Follow = False,
     codec: opt.Codec = None,
@@ -126,12 +131,15 @@ def serve(
         check_token(token)  # before the model loads
         if token is None and not is_loopback(host):
             token = new_token()
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
+        kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
+        choice = opt.ModelChoice(
+            model, weights, layer, labels, input_size, precision, top, class_, kinds
+        )
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         opt.check_outputs([record, log], inputs, overwrite)
         bundle, wanted = choice.load()
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
-        cache = ExplainerCache(bundle, method, wanted, score, options)
+        cache = ExplainerCache(bundle, method, wanted, score, options, threshold)
         renderer = HeatmapRenderer(alpha, colormap)
         runner = LiveRunner(cache, renderer, fps_target=fps_target, smooth=smooth, follow=follow)
         tls_files = _tls_files(tls, certfile, keyfile, host, allow_host or ())

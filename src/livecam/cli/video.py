@@ -72,6 +72,11 @@ def annotate(
     colormap: opt.Colormap = "jet",
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
+    grid: opt.Grid = None,
+    skip_tokens: opt.SkipTokens = None,
+    threshold: opt.Threshold = None,
+    region: opt.Region = None,
+    similar_to: opt.SimilarTo = None,
     smooth: opt.Smooth = 0.0,
     codec: opt.Codec = None,
     overwrite: opt.Overwrite = False,
@@ -133,7 +138,10 @@ def annotate(
 
     failures = 0
     with reported_errors(), sigterm_as_interrupt():
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
+        kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
+        choice = opt.ModelChoice(
+            model, weights, layer, labels, input_size, precision, top, class_, kinds
+        )
         sources = expand_inputs(inputs)
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         if len(sources) > 1 and (output or heatmap_out or log):
@@ -152,10 +160,12 @@ def annotate(
                 ]  # fmt: skip
             planned = [o for t in tasks for o in (*t.outputs(), t.record)]
             opt.check_outputs(planned, sources, overwrite=True)
+            loading = kinds.load_options()
             job = AnnotateJob(
                 model, weights, layer, str(labels) if labels else None, input_size, precision,
                 method, score, top, tuple(class_ or ()), options, alpha, colormap, batch, smooth,
-                refresh, codec, overwrite, follow,
+                refresh, codec, overwrite, follow, loading["grid"], skip_tokens, threshold,
+                loading["region"], str(similar_to) if similar_to else None,
             )  # fmt: skip
             failed = run_on_ray(
                 tasks,
@@ -239,6 +249,11 @@ def webcam(
     colormap: opt.Colormap = "jet",
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
+    grid: opt.Grid = None,
+    skip_tokens: opt.SkipTokens = None,
+    threshold: opt.Threshold = None,
+    region: opt.Region = None,
+    similar_to: opt.SimilarTo = None,
     smooth: opt.Smooth = 0.0,
     follow: opt.Follow = False,
     codec: opt.Codec = None,
@@ -266,12 +281,15 @@ def webcam(
     from livecam.video.live import ExplainerCache, LiveRunner
 
     with reported_errors(), sigterm_as_interrupt():
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, top, class_)
+        kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
+        choice = opt.ModelChoice(
+            model, weights, layer, labels, input_size, precision, top, class_, kinds
+        )
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         opt.check_outputs([record, log], inputs, overwrite)
         bundle, wanted = choice.load()
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
-        cache = ExplainerCache(bundle, method, wanted, score, options)
+        cache = ExplainerCache(bundle, method, wanted, score, options, threshold)
         display = Display(enabled=not no_display)
         status = status_line  # used only while there is no window
         runner = LiveRunner(

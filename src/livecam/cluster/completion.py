@@ -55,7 +55,9 @@ def is_complete(path: Path, source: Path, outputs: list[Path]) -> bool:
     record = read_record(path)
     if record is None or record.get("state") != COMPLETE:
         return False
-    recorded_input = record.get("input", {})
+    recorded_input = record.get("input")
+    if not isinstance(recorded_input, dict):
+        return False
     try:
         if {k: recorded_input.get(k) for k in ("size", "mtime_ns")} != fingerprint(source):
             return False

@@ -47,6 +47,12 @@ class AnnotateJob:
     codec: str | None = None
     overwrite: bool = False
     follow: bool = False
+    # other kinds of model (see load_model); similar_to must be readable by every worker
+    grid: tuple[int, int] | None = None
+    skip_tokens: int | None = None
+    threshold: float | None = None
+    region: tuple[float, float, float, float] | None = None
+    similar_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,10 +154,16 @@ class VideoAnnotator:
             labels=job.labels,
             input_size=job.input_size,
             precision=job.precision,
+            grid=job.grid,
+            skip_tokens=job.skip_tokens,
+            region=job.region,
+            similar_to=job.similar_to,
         )
         targets = chosen(model.labels, job.top, job.classes)
         options = job.method_options.for_method(job.method)
-        self.explainer = Explainer(model, job.method, targets, job.score, method_options=options)
+        self.explainer = Explainer(
+            model, job.method, targets, job.score, method_options=options, threshold=job.threshold
+        )
         self.renderer = HeatmapRenderer(job.alpha, job.colormap)
         self.explainer.warm_up()
 
@@ -218,7 +230,7 @@ class VideoAnnotator:
         if not any(path.exists() for path in task.outputs()):
             task.record.unlink(missing_ok=True)
             return
-        summary = getattr(error, "summary", None)
-        kept = summary.frames_written if isinstance(error, RunAborted) and summary else 0
+        summary = error.summary if isinstance(error, RunAborted) else None
+        kept = summary.frames_written if summary is not None else 0
         write_record(task.record, PARTIAL, task.input, task.outputs(), frames=kept,
                      reason=str(error))  # fmt: skip

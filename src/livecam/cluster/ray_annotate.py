@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livecam.cluster.jobs import AnnotateJob, VideoAnnotator, VideoResult, VideoTask
-from livecam.errors import LivecamError
+from livecam.errors import LivecamError, last_line
 
 RAY_MISSING = '--engine ray needs: pip install "livecam[ray]"'
 PROGRESS_EVERY = 8  # frames between two progress reports of a worker
@@ -334,9 +334,3 @@ def _failed(task: VideoTask, attempts: int, reason: str) -> VideoResult:
     return VideoResult(
         str(task.input), str(task.output), "failed", attempts=attempts, reason=reason
     )
-
-
-def last_line(error: BaseException) -> str:
-    """The last line of an error's message, or its type where it has none."""
-    lines = str(error).strip().splitlines()
-    return lines[-1] if lines else type(error).__name__

@@ -38,9 +38,8 @@ class ClassProbabilities:
         import tensorflow as tf
 
         inputs = self.model.preprocess(tf.cast(images, tf.float32))
-        logits = tf.cast(self.model.model(inputs), tf.float32)
-        sigmoid = self.model.normalisation == "sigmoid"
-        return tf.nn.sigmoid(logits) if sigmoid else tf.nn.softmax(logits)
+        outputs = tf.cast(self.model.model(inputs), tf.float32)
+        return self.model.objective.probabilities(outputs)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return np.concatenate(

@@ -41,44 +41,29 @@ def iter_layers(model) -> Iterator[Any]:
             yield layer
 
 
-def _output_shape(layer) -> tuple | None:
+def output_shape(layer) -> tuple | None:
     try:
         return tuple(layer.output.shape)
     except (AttributeError, ValueError):
         return None  # layer called more than once, or never
 
 
+def is_spatial(shape: tuple | None) -> bool:
+    """Whether an output shape is a 4-D map with height and width above 1 (or unknown)."""
+    if shape is None or len(shape) != 4:
+        return False
+    height, width = shape[1], shape[2]
+    return (height is None or height > 1) and (width is None or width > 1)
+
+
 def spatial_layers(model) -> list[Any]:
-    """Layers whose output is a 4-D map with height and width above 1."""
-    found = []
-    for layer in iter_layers(model):
-        shape = _output_shape(layer)
-        if type(layer).__name__ in _POOLING_OR_SHAPE or shape is None or len(shape) != 4:
-            continue
-        height, width = shape[1], shape[2]
-        if (height is None or height > 1) and (width is None or width > 1):
-            found.append(layer)
-    return found
-
-
-def find_cam_layer(model, name: str | None = None) -> str:
-    """The CAM layer's name: ``name`` if it exists, else the last spatial layer.
-
-    Raises:
-        LayerError: ``name`` is unknown (the message lists the candidates), or
-            the model has no layer with a spatial 4-D output.
-    """
-    candidates = [layer.name for layer in spatial_layers(model)]
-    if name is None:
-        if not candidates:
-            raise LayerError(
-                f"model {model.name!r} has no layer with a spatial 4-D output to explain"
-            )
-        return candidates[-1]
-    if name in {layer.name for layer in iter_layers(model)}:
-        return name
-    shown = ", ".join(candidates[-8:]) or "none"
-    raise LayerError(f"model {model.name!r} has no layer {name!r}; last spatial layers: {shown}")
+    """Layers whose output is a 4-D map with height and width above 1, not
+    counting pooling and reshaping layers."""
+    return [
+        layer
+        for layer in iter_layers(model)
+        if type(layer).__name__ not in _POOLING_OR_SHAPE and is_spatial(output_shape(layer))
+    ]
 
 
 def _owner_path(model, layer_name: str) -> list[Any] | None:
@@ -185,8 +170,10 @@ def _patch(
     config.pop("build_config", None)
     if input_size is not None and isinstance(config.get("batch_shape"), (list, tuple)):
         shape = config["batch_shape"]
-        if len(shape) == 4:
+        if len(shape) == 4 and shape[3] == 3:
             config["batch_shape"] = [shape[0], input_size, input_size, shape[3]]
+        elif len(shape) == 4:  # a nested model's input inside the network (ConvNeXt's stages)
+            config["batch_shape"] = [shape[0], None, None, shape[3]]
     for key, value in config.items():
         if key.endswith("_initializer") and isinstance(value, dict):
             # Every weight is overwritten by set_weights: skip drawing random
@@ -227,7 +214,8 @@ def _flatten_grids(model) -> dict[str, tuple[int, int]]:
         if type(layer).__name__ != "Flatten":
             continue
         shape = tuple(layer.input.shape)
-        if len(shape) == 4 and shape[1] and shape[2]:
+        # a 1x1 map comes after global pooling (MobileNetV3's head): any input size gives it
+        if len(shape) == 4 and shape[1] and shape[2] and (shape[1], shape[2]) != (1, 1):
             grids[layer.name] = (int(shape[1]), int(shape[2]))
     return grids
 

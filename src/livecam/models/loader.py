@@ -14,9 +14,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from livecam.errors import InputSizeError, ModelError, UnknownModelError
+import numpy as np
+
+from livecam.cam.objectives import (
+    ClassScores,
+    LabelScores,
+    Objective,
+    Region,
+    SegmentScores,
+    SimilarityScores,
+)
+from livecam.cam.reshape import TokenGrid
+from livecam.errors import InputSizeError, LayerError, ModelError, UnknownModelError
 from livecam.models import graph, lite0, zoo
 from livecam.models.labels import default_labels, read_labels
+from livecam.models.layers import CandidateLayer, candidate_layers, find_cam_layer, token_grid
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 MIN_INPUT_SIZE = 32
@@ -38,6 +50,9 @@ class LoadedModel:
         precision: The Keras dtype policy the model was built under.
         origin: The bundle at the native size that variants are built from
             (None for that bundle itself).
+        objective: What a map explains (a class, a label, a segment, a
+            similarity): see :mod:`livecam.cam.objectives`.
+        token_grid: The patch grid when the CAM layer outputs tokens.
     """
 
     name: str
@@ -49,6 +64,17 @@ class LoadedModel:
     normalisation: str = "softmax"
     precision: str = "float32"
     origin: LoadedModel | None = field(default=None, repr=False, compare=False)
+    objective: Objective | None = None
+    token_grid: TokenGrid | None = None
+
+    def __post_init__(self) -> None:
+        if self.objective is None:
+            self.objective = LabelScores() if self.normalisation == "sigmoid" else ClassScores()
+
+    @property
+    def kind(self) -> str:
+        """``class``, ``label`` (multi-label), ``segment`` or ``similarity``."""
+        return self.objective.kind
 
     @property
     def num_classes(self) -> int:
@@ -70,10 +96,21 @@ class LoadedModel:
         if (size, size) == native.input_size and precision == native.precision:
             return native
         resize = None if (size, size) == native.input_size else size
+        if resize is not None and native.token_grid is not None:
+            raise InputSizeError(
+                f"model {native.name!r} explains transformer tokens at layer "
+                f"{native.cam_layer!r}: its position embeddings are fixed to the native "
+                f"{native.input_size[0]}x{native.input_size[1]} input, and livecam does not "
+                f"interpolate them, so it runs at that size only (not {size})"
+            )
         model, _ = graph.rebuild(native.model, resize, precision)  # already logits
-        return replace(
+        built = replace(
             native, model=model, input_size=(size, size), precision=precision, origin=native
         )
+        if isinstance(native.objective, SimilarityScores):
+            # the reference is embedded by the same variant as the frames it is compared with
+            built.objective = similarity_to(built, native.objective.image, native.objective.name)
+        return built
 
 
 def _model_file(path: Path):
@@ -111,7 +148,8 @@ def _base_model(spec: str, weights: str | None):
     if path.suffix in (".keras", ".h5"):
         raise UnknownModelError(f"model file {spec} does not exist")
     raise UnknownModelError(
-        f"unknown model {spec!r}; choose one of {', '.join(zoo.model_names())} or a .keras/.h5 file"
+        f"unknown model {spec!r}; choose one of {', '.join(zoo.model_names(every=False))}, "
+        f"another keras.applications name (livecam models --all) or a .keras/.h5 file"
     )
 
 
@@ -157,8 +195,18 @@ def load_model(
     output: int | str | None = None,
     input_size: int | None = None,
     precision: str = "float32",
+    grid: tuple[int, int] | None = None,
+    skip_tokens: int | None = None,
+    region: Region | None = None,
+    similar_to: str | Path | np.ndarray | None = None,
 ) -> LoadedModel:
-    """Load a classifier and prepare it for CAM.
+    """Load an image model and prepare it for CAM.
+
+    The model's output decides what a map explains: ``[batch, classes]`` is a
+    classifier (a sigmoid head: independent labels), ``[batch, H, W,
+    classes]`` a segmentation model (a class over its predicted mask, or over
+    ``region``); with ``similar_to`` the output is an embedding, and a map
+    explains its cosine similarity to the reference image's.
 
     Args:
         spec: ``lite0``, a ``keras.applications`` name, or a ``.keras``/``.h5`` file.
@@ -170,6 +218,11 @@ def load_model(
         input_size: Run at this square size instead of the native one (needs a
             convolutional base with global pooling).
         precision: ``float32``, ``mixed_bfloat16`` or ``mixed_float16``.
+        grid: A token layer's patch grid ``(h, w)`` (default: guessed).
+        skip_tokens: How many leading tokens are not patches (default: guessed).
+        region: Segmentation: explain the class over ``(x0, y0, x1, y1)``,
+            fractions of the frame, instead of over its predicted mask.
+        similar_to: An embedding model's reference: an image file or a BGR array.
 
     Returns:
         The prepared model.
@@ -187,22 +240,132 @@ def load_model(
     if input_size is not None and input_size < MIN_INPUT_SIZE:
         raise InputSizeError(f"input size {input_size} is too small (minimum {MIN_INPUT_SIZE})")
     base, preprocess = _base_model(spec, _normalise_weights(weights))
-    base = _select_output(base, output)
-    policy = None if precision == "float32" else precision
-    model, normalisation = graph.rebuild(base, None, policy)
-    cam_layer = graph.find_cam_layer(model, layer or zoo.PREFERRED_LAYERS.get(spec))
-    class_labels = _labels(labels, model.output_shape[-1])
-    native = LoadedModel(
+    native = from_keras(
+        _select_output(base, output),
         name=spec,
-        model=model,
         preprocess=preprocess,
-        labels=class_labels,
-        cam_layer=cam_layer,
-        input_size=_native_size(base),
-        normalisation=normalisation,
+        layer=layer or zoo.PREFERRED_LAYERS.get(spec),
+        labels=labels,
         precision=precision,
+        grid=grid,
+        skip_tokens=skip_tokens,
+        region=region,
+        similar_to=similar_to,
     )
     return native.variant(input_size) if input_size else native
+
+
+def from_keras(
+    model,
+    *,
+    name: str | None = None,
+    preprocess: Callable[[Any], Any] | None = None,
+    layer: str | None = None,
+    labels: str | Path | list[str] | None = None,
+    precision: str = "float32",
+    grid: tuple[int, int] | None = None,
+    skip_tokens: int | None = None,
+    region: Region | None = None,
+    similar_to: str | Path | np.ndarray | None = None,
+) -> LoadedModel:
+    """Prepare an in-memory Keras model (one output) for CAM, as :func:`load_model`
+    does a file. ``preprocess`` maps RGB floats in [0, 255] to the model's
+    input (default: unchanged); the other arguments are :func:`load_model`'s.
+    """
+    policy = None if precision == "float32" else precision
+    rebuilt, normalisation = graph.rebuild(model, None, policy)
+    cam_layer = find_cam_layer(rebuilt, layer)
+    similarity = similar_to is not None
+    objective = _objective(rebuilt, normalisation, region, similarity)
+    bundle = LoadedModel(
+        name=name or model.name,
+        model=rebuilt,
+        preprocess=preprocess or _identity,
+        labels=["similarity"] if similarity else _labels(labels, rebuilt.output_shape[-1]),
+        cam_layer=cam_layer,
+        input_size=_native_size(model),
+        normalisation=normalisation,
+        precision=precision,
+        objective=objective,
+        token_grid=token_grid(rebuilt, cam_layer, grid, skip_tokens),
+    )
+    if similarity:  # embedded by the bundle's own model, so it exists first
+        bundle.objective = similarity_to(bundle, *_reference(similar_to))
+        bundle.labels = [f"similarity to {bundle.objective.name}"]
+    return bundle
+
+
+def _objective(model, normalisation: str, region: Region | None, similarity: bool) -> Objective:
+    """What a map of ``model`` explains, from the shape of its output."""
+    rank = len(model.output_shape)
+    if similarity:
+        if region is not None:
+            raise ModelError("--region applies to segmentation models, not with --similar-to")
+        return ClassScores()  # replaced once the reference is embedded
+    if rank == 4:
+        return SegmentScores(sigmoid=normalisation == "sigmoid", region=region)
+    if region is not None:
+        raise ModelError(
+            f"--region applies to segmentation models (output [batch, H, W, classes]); "
+            f"model {model.name!r} outputs {tuple(model.output_shape)}"
+        )
+    if rank != 2:
+        raise ModelError(
+            f"model {model.name!r} outputs {tuple(model.output_shape)}: livecam explains "
+            f"classifiers [batch, classes], segmentation models [batch, H, W, classes] and, "
+            f"with --similar-to, embeddings [batch, dims]"
+        )
+    return LabelScores() if normalisation == "sigmoid" else ClassScores()
+
+
+def _reference(similar_to: str | Path | np.ndarray) -> tuple[np.ndarray, str]:
+    from livecam.frames import read_image
+
+    if isinstance(similar_to, np.ndarray):
+        return similar_to, "reference"
+    return read_image(similar_to), Path(similar_to).name
+
+
+def similarity_to(bundle: LoadedModel, image: np.ndarray, name: str) -> SimilarityScores:
+    """The similarity objective of ``bundle`` to a BGR reference ``image``:
+    the image is embedded by ``bundle``'s own model."""
+    import tensorflow as tf
+
+    from livecam.frames import model_input
+
+    batch = model_input([image], bundle.input_size)
+    inputs = bundle.preprocess(tf.cast(batch, tf.float32))
+    embedding = np.asarray(tf.cast(bundle.model(inputs, training=False), tf.float32))
+    return SimilarityScores(embedding.reshape(-1), name, image)
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """What ``livecam layers`` shows: the candidate CAM layers of a model, the
+    default one, or why there is none."""
+
+    model: str
+    candidates: list[CandidateLayer]
+    default: str | None
+    refusal: str | None
+
+
+def model_layers(
+    spec: str, *, weights: str | None = None, output: int | str | None = None
+) -> LayerReport:
+    """The candidate CAM layers of ``spec`` as :func:`load_model` sees them
+    (random weights by default: the layers do not depend on them).
+
+    Raises:
+        UnknownModelError, WeightsUnavailableError, ModelError.
+    """
+    base, _ = _base_model(spec, _normalise_weights(weights))
+    model, _ = graph.rebuild(_select_output(base, output), None, None)
+    try:
+        default, refusal = find_cam_layer(model, zoo.PREFERRED_LAYERS.get(spec)), None
+    except LayerError as exc:
+        default, refusal = None, str(exc)
+    return LayerReport(spec, candidate_layers(model), default, refusal)
 
 
 def _labels(labels: str | Path | list[str] | None, num_classes: int) -> list[str]:

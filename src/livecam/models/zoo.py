@@ -10,22 +10,68 @@ from livecam.models import lite0
 
 DEFAULT_MODEL = "lite0"
 
-# name -> (keras.applications constructor, module holding its preprocess_input)
+# name -> (keras.applications constructor, module holding its preprocess_input):
+# every ImageNet classifier of Keras 3's keras.applications (RegNet and
+# ResNet-RS were tf.keras 2 only).
 KERAS_APPLICATIONS = {
-    "vgg16": ("VGG16", "vgg16"),
-    "vgg19": ("VGG19", "vgg19"),
-    "resnet50": ("ResNet50", "resnet50"),
+    "convnext_base": ("ConvNeXtBase", "convnext"),
+    "convnext_large": ("ConvNeXtLarge", "convnext"),
+    "convnext_small": ("ConvNeXtSmall", "convnext"),
+    "convnext_tiny": ("ConvNeXtTiny", "convnext"),
+    "convnext_xlarge": ("ConvNeXtXLarge", "convnext"),
+    "densenet121": ("DenseNet121", "densenet"),
+    "densenet169": ("DenseNet169", "densenet"),
+    "densenet201": ("DenseNet201", "densenet"),
+    "efficientnet_b0": ("EfficientNetB0", "efficientnet"),
+    "efficientnet_b1": ("EfficientNetB1", "efficientnet"),
+    "efficientnet_b2": ("EfficientNetB2", "efficientnet"),
+    "efficientnet_b3": ("EfficientNetB3", "efficientnet"),
+    "efficientnet_b4": ("EfficientNetB4", "efficientnet"),
+    "efficientnet_b5": ("EfficientNetB5", "efficientnet"),
+    "efficientnet_b6": ("EfficientNetB6", "efficientnet"),
+    "efficientnet_b7": ("EfficientNetB7", "efficientnet"),
+    "efficientnet_v2_b0": ("EfficientNetV2B0", "efficientnet_v2"),
+    "efficientnet_v2_b1": ("EfficientNetV2B1", "efficientnet_v2"),
+    "efficientnet_v2_b2": ("EfficientNetV2B2", "efficientnet_v2"),
+    "efficientnet_v2_b3": ("EfficientNetV2B3", "efficientnet_v2"),
+    "efficientnet_v2_l": ("EfficientNetV2L", "efficientnet_v2"),
+    "efficientnet_v2_m": ("EfficientNetV2M", "efficientnet_v2"),
+    "efficientnet_v2_s": ("EfficientNetV2S", "efficientnet_v2"),
+    "inception_resnet_v2": ("InceptionResNetV2", "inception_resnet_v2"),
+    "inception_v3": ("InceptionV3", "inception_v3"),
+    "mobilenet": ("MobileNet", "mobilenet"),
     "mobilenet_v2": ("MobileNetV2", "mobilenet_v2"),
     "mobilenet_v3_large": ("MobileNetV3Large", "mobilenet_v3"),
-    "efficientnet_b0": ("EfficientNetB0", "efficientnet"),
+    "mobilenet_v3_small": ("MobileNetV3Small", "mobilenet_v3"),
+    "nasnet_large": ("NASNetLarge", "nasnet"),
+    "nasnet_mobile": ("NASNetMobile", "nasnet"),
+    "resnet101": ("ResNet101", "resnet"),
+    "resnet101_v2": ("ResNet101V2", "resnet_v2"),
+    "resnet152": ("ResNet152", "resnet"),
+    "resnet152_v2": ("ResNet152V2", "resnet_v2"),
+    "resnet50": ("ResNet50", "resnet50"),
+    "resnet50_v2": ("ResNet50V2", "resnet_v2"),
+    "vgg16": ("VGG16", "vgg16"),
+    "vgg19": ("VGG19", "vgg19"),
+    "xception": ("Xception", "xception"),
 }
+# What `livecam models` builds and shows; `--all` lists every name.
+FEATURED = (
+    "vgg16",
+    "vgg19",
+    "resnet50",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+)
 # The tutorial explains VGG16 at block5_conv3; auto-detection agrees, but say it.
 PREFERRED_LAYERS = {"vgg16": "block5_conv3", "vgg19": "block5_conv4", "lite0": lite0.CAM_LAYER}
 
 
-def model_names() -> list[str]:
-    """Every model name that can be given instead of a file path."""
-    return [DEFAULT_MODEL, *KERAS_APPLICATIONS]
+def model_names(every: bool = True) -> list[str]:
+    """The model names that can be given instead of a file path: all of
+    them, or (``every=False``) the bundled one and the featured few."""
+    return [DEFAULT_MODEL, *(KERAS_APPLICATIONS if every else FEATURED)]
 
 
 def _is_offline_error(exc: Exception) -> bool:

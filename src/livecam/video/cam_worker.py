@@ -8,36 +8,47 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from livecam.cam.targets import Target
-from livecam.errors import LivecamError
-from livecam.explain import Explainer, Explanation, MethodOptions
+from livecam.errors import last_line
+from livecam.explain import Explainer, Explanation, MethodOptions, default_targets
 from livecam.frames import prepare
 from livecam.models import LoadedModel
 from livecam.video.governor import QualityLevel
 from livecam.video.sources import Frame
 
+MAX_LEVELS = 3  # model variants kept: the level in use, the one being built, the last one
+MAX_ENGINES = 6  # compiled steps kept (level x method)
+
 
 class ExplainerCache:
-    """One :class:`Explainer` per (level, method), built on first use; safe
-    to use from the CAM thread and the builder thread at once."""
+    """The explainers of the live loop, built on first use and bounded: at most
+    :data:`MAX_LEVELS` model variants (one per quality level: the weights at
+    that size and precision) and :data:`MAX_ENGINES` compiled steps (one per
+    level and method), least recently used first out. A class picked live
+    shares its level's step: changing classes builds nothing. Safe to use from
+    the CAM thread and the builder thread at once."""
 
     def __init__(
         self,
         model: LoadedModel,
         method: str,
-        targets: list[Target],
+        targets: list[Target] | None,
         score: str,
         method_options: MethodOptions | None = None,
+        threshold: float | None = None,
     ) -> None:
         self.model = model
         self.method = method
-        self.targets = targets
+        self.targets = list(targets or default_targets(model, threshold))
         self.score = score
         self.method_options = method_options
-        self._cache: dict[tuple[QualityLevel, str, tuple[Target, ...]], Explainer] = {}
+        self.threshold = threshold
+        self._variants: OrderedDict[QualityLevel, LoadedModel] = OrderedDict()
+        self._engines: OrderedDict[tuple[QualityLevel, str], Explainer] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(
@@ -49,20 +60,70 @@ class ExplainerCache:
         """The explainer of ``level`` and ``method`` (default: the cache's),
         for ``targets`` (default: the cache's)."""
         method = method or self.method
-        wanted = tuple(targets or self.targets)
-        key = (level, method, wanted)
+        key = (level, method)
         with self._lock:
-            if key in self._cache:
-                return self._cache[key]
-        variant = self.model.variant(level.input_size, level.precision)  # slow: unlocked
-        options = (self.method_options or MethodOptions()).for_method(method)
-        explainer = Explainer(variant, method, list(wanted), self.score, method_options=options)
-        with self._lock:
-            return self._cache.setdefault(key, explainer)
+            explainer = self._engines.get(key)
+            if explainer is not None:
+                self._engines.move_to_end(key)
+                self._variants.move_to_end(level)
+        if explainer is None:
+            explainer = self._build(level, method)
+        wanted = list(targets or self.targets)
+        return explainer if wanted == explainer.targets else explainer.with_targets(wanted)
 
     def ready(self, level: QualityLevel, method: str, targets: list[Target] | None = None) -> bool:
+        """Whether ``level`` and ``method`` are built and traced for as many targets."""
         with self._lock:
-            return (level, method, tuple(targets or self.targets)) in self._cache
+            explainer = self._engines.get((level, method))
+        return explainer is not None and explainer.engine.traced(len(targets or self.targets))
+
+    def profile(self, method: str, num_targets: int) -> str:
+        """Everything besides the level that changes a step's cost, as a key
+        for measured costs: model, layer, method and its options, targets, score."""
+        options = self._options(method)
+        return (
+            f"{self.model.name}|{self.model.cam_layer}|{method}|eigen={options.eigen_smooth}"
+            f"|aug={options.aug_smooth}|channels={options.max_channels}"
+            f"|targets={num_targets}|{self.score}"
+        )
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """How many model variants and compiled steps are kept."""
+        with self._lock:
+            return len(self._variants), len(self._engines)
+
+    def _build(self, level: QualityLevel, method: str) -> Explainer:
+        with self._lock:
+            variant = self._variants.get(level)
+        if variant is None:
+            variant = self.model.variant(level.input_size, level.precision)  # slow: unlocked
+        explainer = Explainer(
+            variant,
+            method,
+            list(self.targets),
+            self.score,
+            method_options=self._options(method),
+            threshold=self.threshold,
+        )
+        with self._lock:
+            variant = self._variants.setdefault(level, variant)
+            self._variants.move_to_end(level)
+            explainer = self._engines.setdefault((level, method), explainer)
+            self._engines.move_to_end((level, method))
+            self._evict()
+        return explainer
+
+    def _options(self, method: str) -> MethodOptions:
+        return (self.method_options or MethodOptions()).for_method(method)
+
+    def _evict(self) -> None:
+        while len(self._variants) > MAX_LEVELS:
+            level, _ = self._variants.popitem(last=False)
+            for key in [key for key in self._engines if key[0] == level]:
+                del self._engines[key]
+        while len(self._engines) > MAX_ENGINES:
+            self._engines.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -204,18 +265,19 @@ class VariantBuilder:
     def _build(self, level: QualityLevel, method: str, targets: list[Target] | None) -> None:
         try:
             self.cache.get(level, method, targets).warm_up()  # trace here, not on the CAM thread
-        except LivecamError as exc:
+        except Exception as exc:  # out of memory, a Keras error: that level is not used
+            kind, reason = type(exc).__name__, last_line(exc)
             with self._lock:
-                self.failed[level] = str(exc)
+                self.failed[level] = reason if reason == kind else f"{kind}: {reason}"
                 self._busy = None
             return
         with self._lock:
             self._ready, self._busy = level, None
 
-    def unusable(self) -> list[QualityLevel]:
-        """The levels whose build failed (a copy: the build thread adds to them)."""
+    def unusable(self) -> dict[QualityLevel, str]:
+        """The levels whose build failed, and why (a copy: the build thread adds to them)."""
         with self._lock:
-            return list(self.failed)
+            return dict(self.failed)
 
     @property
     def busy(self) -> bool:

@@ -33,7 +33,7 @@ CLIMB_MARGIN = 0.9  # a better level must fit with 10 % to spare: no flapping
 NEAR_FASTEST = 1.05  # where none fits, levels within 5 % of the fastest count as fastest
 LOAD_FREE = 1.1  # within 10 % of a level's best cost, there is no load to speak of
 SLOW_WINDOWS = 2  # a level that held the target is left after this many slow windows in a row
-CACHE_VERSION = 2  # 2: Flatten heads fold their resize (VGG16 costs changed)
+CACHE_VERSION = 3  # 2: Flatten heads fold their resize; 3: keyed by the whole profile
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,15 @@ class QualityLevel:
         return f"{self.input_size}px {self.precision}"
 
 
-def ladder(native_size: int, precisions: tuple[str, ...] = ("float32",)) -> list[QualityLevel]:
-    """Every level, best quality first: sizes down from the native one, each
-    size in the given precisions (the first is the preferred one; another is
-    only chosen where it measures faster)."""
-    sizes = [native_size, *(s for s in LADDER_SIZES if s < native_size)]
+def ladder(
+    native_size: int, precisions: tuple[str, ...] = ("float32",), resizable: bool = True
+) -> list[QualityLevel]:
+    """Every level, best quality first: sizes down from the native one (only
+    it where the model is not ``resizable``), each size in the given
+    precisions (the first is the preferred one; another is only chosen where
+    it measures faster)."""
+    smaller = [s for s in LADDER_SIZES if s < native_size] if resizable else []
+    sizes = [native_size, *smaller]
     return [QualityLevel(size, precision) for size in sizes for precision in precisions]
 
 
@@ -232,7 +236,8 @@ def cache_path() -> Path:
 
 
 class CostCache:
-    """Measured seconds per map, by machine, model, method, precision and size.
+    """Measured seconds per map, by machine, model, profile (the method and all
+    else that changes the cost: options, layer, targets), precision and size.
 
     A missing, corrupt or foreign file reads as empty and is rewritten on
     :meth:`save`; a cache that cannot be written is only a slower next start.
@@ -259,17 +264,17 @@ class CostCache:
             if isinstance(key, str) and isinstance(value, (int, float)) and value > 0
         }
 
-    def _key(self, model: str, method: str, level: QualityLevel) -> str:
-        return f"{self.machine}|{model}|{method}|{level.precision}|{level.input_size}"
+    def _key(self, model: str, profile: str, level: QualityLevel) -> str:
+        return f"{self.machine}|{model}|{profile}|{level.precision}|{level.input_size}"
 
-    def costs(self, model: str, method: str, levels: list[QualityLevel]) -> dict:
-        """The known costs of ``levels`` for this machine, model and method."""
-        found = {lv: self._entries.get(self._key(model, method, lv)) for lv in levels}
+    def costs(self, model: str, profile: str, levels: list[QualityLevel]) -> dict:
+        """The known costs of ``levels`` for this machine, model and profile."""
+        found = {lv: self._entries.get(self._key(model, profile, lv)) for lv in levels}
         return {lv: cost for lv, cost in found.items() if cost is not None}
 
-    def update(self, model: str, method: str, costs: dict[QualityLevel, float]) -> None:
+    def update(self, model: str, profile: str, costs: dict[QualityLevel, float]) -> None:
         for level, cost in costs.items():
-            self._entries[self._key(model, method, level)] = round(cost, 6)
+            self._entries[self._key(model, profile, level)] = round(cost, 6)
 
     def save(self) -> None:
         """Write atomically; failures are ignored (the cache is only a hint)."""

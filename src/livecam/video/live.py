@@ -14,21 +14,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from livecam.cam import METHODS
-from livecam.cam.targets import Target
-from livecam.errors import LivecamError, MethodError, OutputError
+from livecam.errors import LivecamError
 from livecam.explain import TargetMap
-from livecam.outputs import write_image
 from livecam.render import HeatmapRenderer
 from livecam.timing import RateMeter, StageTimer, percentiles
 from livecam.video.cam_worker import CamWorker, Choice, ExplainerCache, LiveMap, VariantBuilder
 from livecam.video.follow import MapFollower
 from livecam.video.governor import CostCache, Governor, ladder
+from livecam.video.live_controls import KeyHandler, LiveControls, hud_line, status_line
 from livecam.video.pipeline import (
     MapSmoother,
     OutputWorker,
@@ -43,33 +41,8 @@ from livecam.video.sources import Frame, FrameSource
 
 __all__ = ["ExplainerCache", "LiveControls", "LiveRunner"]
 
-KEY_QUIT = (ord("q"), 27)
 FIRST_MAP_TIMEOUT_S = 120.0  # the first step of a large model on a slow machine
 StatusCallback = Callable[[str], None]
-
-
-@dataclass
-class LiveControls:
-    """What the keyboard changes while running."""
-
-    slot: int = 0
-    method: str = "gradcam"
-    targets: list[Target] | None = None  # instead of the cache's (a class picked live)
-    paused: bool = False
-    quit: bool = False
-    messages: list[tuple[float, str]] = field(default_factory=list)
-
-    def say(self, text: str) -> None:
-        """Show ``text`` on the HUD for a few seconds."""
-        self.messages.append((time.perf_counter(), text))
-
-    def recent_messages(self, now: float, seconds: float = 3.0) -> list[str]:
-        return [text for at, text in self.messages[-2:] if now - at < seconds]
-
-
-def _next_method(current: str, step: int = 1) -> str:
-    names = list(METHODS)
-    return names[(names.index(current) + step) % len(names)]
 
 
 @dataclass
@@ -127,13 +100,16 @@ class LiveRunner:
             model.precision,
             *(("mixed_bfloat16",) if model.precision == "float32" else ()),
         )
-        levels = ladder(model.input_size[0], precisions)
+        # a transformer's position embeddings hold it to its native size
+        levels = ladder(model.input_size[0], precisions, resizable=model.token_grid is None)
         self.level = levels[0]
         self.governor: Governor | None = None
         self.costs: CostCache | None = None
+        self.levels = levels
+        self.profile = cache.profile(cache.method, len(cache.targets))
         if fps_target is not None:
             self.costs = cost_cache or CostCache()
-            known = self.costs.costs(model.name, cache.method, levels)
+            known = self.costs.costs(model.name, self.profile, levels)
             self.governor = Governor(fps_target, levels, known_costs=known)
             self.level = self.governor.level
         self.builder = VariantBuilder(cache)
@@ -142,13 +118,20 @@ class LiveRunner:
         self.display = display
         self.status = status
         self.on_overlay = on_overlay
-        self.snapshot_dir = snapshot_dir
         self.controls = LiveControls(method=cache.method)
+        self.keys = KeyHandler(
+            self.controls,
+            renderer,
+            target_count=lambda: len(self.cache.targets),
+            can_run=lambda method: self.cache.get(self.level, method),
+            snapshot_dir=snapshot_dir,
+        )
         self.timer = StageTimer()
         self.video_rate = RateMeter()
         self.map_rate = RateMeter()
         self.maps = 0
         self.paused_s = 0.0
+        self.problems: list[str] = []  # what went wrong beside the loop, which carried on
         self._reported_failure = False
 
     # The CAM thread ---------------------------------------------------------------
@@ -167,13 +150,38 @@ class LiveRunner:
         self.map_rate.add(live_map.done_at)
         if self.governor is None:
             return
-        for level in self.builder.unusable():
-            self.governor.reject(level)
+        for level, reason in self.builder.unusable().items():
+            if level not in self.governor.rejected:
+                self.governor.reject(level)
+                self._problem(f"level {level.describe()} cannot be built ({reason})")
+        profile = self.cache.profile(live_map.method, len(live_map.explanation.targets))
+        if profile != self.profile:
+            self._new_profile(profile)
         if self.builder.busy:  # steps slowed by a build in the background are not the level's cost
             return
         wanted = self.governor.record(live_map.step_s, live_map.level)
         if wanted is not None:
             self.builder.request(wanted, live_map.method, self.controls.targets)
+
+    def _new_profile(self, profile: str) -> None:
+        """Another method or number of targets costs differently: the costs
+        measured so far are kept under the old one, and the governor goes on
+        from the current level with what is known of the new one."""
+        governor, model = self.governor, self.cache.model.name
+        self.costs.update(model, self.profile, governor.best_costs)
+        known = self.costs.costs(model, profile, self.levels)
+        self.governor = Governor(self.fps_target, self.levels, known_costs=known)
+        self.governor.rejected |= governor.rejected
+        self.governor.switched(self.level)
+        self.profile = profile
+
+    def _problem(self, text: str) -> None:
+        """Something beside the loop failed: on the HUD, the status line and
+        ``/api/status``; the loop carries on."""
+        self.problems.append(text)
+        self.controls.say(text)
+        if self.status is not None:
+            self.status(f"warning: {text}")
 
     # The display loop -------------------------------------------------------------
 
@@ -201,7 +209,7 @@ class LiveRunner:
             sink = None
             if record is not None:
                 video = VideoSink(record, source.info.fps, size, codec, overwrite=overwrite)
-                sink = RealTimeSink(stack.enter_context(video))
+                sink = stack.enter_context(RealTimeSink(video))  # closing it closes the video
             log = stack.enter_context(open(log_path, "w", encoding="utf-8")) if log_path else None
             self.cache.get(self.level, self.controls.method).warm_up()  # trace before the clock
             keep_latest = self.display is not None and self.display.enabled
@@ -223,13 +231,16 @@ class LiveRunner:
                         if self.display is not None:
                             self.display.close()
                         active = time.perf_counter() - started - self.paused_s
-                        self._fill(summary, source, sink, active, worker, intervals)
-                        stack.close()  # the recording is finalised, whatever signal comes
+                        try:
+                            stack.close()  # the recording is finalised, whatever signal comes
+                        finally:  # (after it: the frames held to measure the rate count)
+                            self._fill(summary, source, sink, active, worker, intervals)
                 if worker.error is not None:
                     raise worker.error
                 if cam.error is not None:
                     raise cam.error
         self._remember_costs()
+        summary.warnings.extend(self.problems)
         lost = getattr(source, "lost_reason", None)
         if lost:
             summary.warnings.append(lost)
@@ -250,12 +261,12 @@ class LiveRunner:
             summary.duplicated = sink.duplicated
 
     def _remember_costs(self) -> None:
-        """Keep what the governor measured for the next start (same method only)."""
+        """Keep what the governor measured for the next start, each cost under
+        the profile (method, options, targets) it was measured with."""
         if self.governor is None or self.costs is None:
             return
-        if self.controls.method == self.cache.method and self.governor.best_costs:
-            self.costs.update(self.cache.model.name, self.cache.method, self.governor.best_costs)
-            self.costs.save()
+        self.costs.update(self.cache.model.name, self.profile, self.governor.best_costs)
+        self.costs.save()
 
     def _loop(self, source, cam, worker, summary, intervals, duration, max_frames) -> None:
         shown: _Shown | None = None
@@ -343,21 +354,27 @@ class LiveRunner:
         return Processed(frame, live_map.explanation, shown.target, heatmap, timings, hud, fields)
 
     def _hud_line(self, shown: _Shown, age_ms: float) -> str:
-        live_map, target = shown.live_map, shown.target
-        target_text = f" (target {self.fps_target:g})" if self.fps_target else ""
-        count = len(live_map.explanation.targets)
-        rank = f"{shown.rank}/{count} " if count > 1 else ""
-        return (
-            f"video {self.video_rate.rate():.0f} fps | maps {self.map_rate.rate():.0f}/s"
-            f"{target_text} | map age {age_ms:.0f} ms | {live_map.level.describe()} | "
-            f"{live_map.method} | {rank}{target.name} {target.probability:.1%}"
+        live_map = shown.live_map
+        return hud_line(
+            video_fps=self.video_rate.rate(),
+            maps_per_s=self.map_rate.rate(),
+            fps_target=self.fps_target,
+            age_ms=age_ms,
+            quality=live_map.level.describe(),
+            method=live_map.method,
+            rank=shown.rank,
+            count=len(live_map.explanation.targets),
+            target=shown.target,
         )
 
     def _status_text(self, summary: RunSummary, source: FrameSource, shown: _Shown) -> str:
-        return (
-            f"{summary.frames_in} frames  video {self.video_rate.rate():.1f} fps  "
-            f"maps {self.map_rate.rate():.1f}/s  {self.level.describe()}  "
-            f"dropped {source.dropped}  {shown.target.name} {shown.target.probability:.0%}"
+        return status_line(
+            frames=summary.frames_in,
+            video_fps=self.video_rate.rate(),
+            maps_per_s=self.map_rate.rate(),
+            quality=self.level.describe(),
+            dropped=source.dropped,
+            target=shown.target,
         )
 
     def _headless(self) -> bool:
@@ -374,7 +391,7 @@ class LiveRunner:
         if self.display is None or not self.display.enabled or worker.latest is None:
             return 0.0
         key = self.display.show(worker.latest)
-        self._handle_key(key, worker)
+        self.keys(key, worker.latest)
         if not self.controls.paused or self.controls.quit:
             return 0.0
         paused_at = time.perf_counter()
@@ -384,41 +401,5 @@ class LiveRunner:
                 frozen, ["", "", *self.controls.recent_messages(time.perf_counter()), "paused"]
             )
             key = self.display.show(frozen, wait_ms=50)
-            self._handle_key(key, worker)
+            self.keys(key, worker.latest)
         return time.perf_counter() - paused_at
-
-    def _handle_key(self, key: int, worker: OutputWorker) -> None:
-        controls = self.controls
-        if key in KEY_QUIT:
-            controls.quit = True
-        elif key == ord(" "):
-            controls.paused = not controls.paused
-        elif key in (ord("n"), ord("p")):
-            count = len(self.cache.targets)
-            controls.slot = (controls.slot + (1 if key == ord("n") else -1)) % count
-        elif key == ord("m"):
-            self._switch_method()
-        elif key in (ord("+"), ord("=")):
-            self.renderer.alpha = min(1.0, round(self.renderer.alpha + 0.1, 2))
-        elif key == ord("-"):
-            self.renderer.alpha = max(0.0, round(self.renderer.alpha - 0.1, 2))
-        elif key == ord("s") and worker.latest is not None:
-            path = self.snapshot_dir / f"livecam-{time.strftime('%Y%m%d-%H%M%S')}.png"
-            try:
-                write_image(path, worker.latest)
-            except OutputError as exc:  # e.g. a read-only folder: say so and go on
-                controls.say(f"snapshot failed: {exc}")
-                return
-            controls.say(f"snapshot {path}")
-
-    def _switch_method(self) -> None:
-        method = self.controls.method
-        for _ in METHODS:
-            method = _next_method(method)
-            try:
-                self.cache.get(self.level, method)
-            except MethodError as exc:
-                self.controls.say(str(exc))
-                continue
-            self.controls.method = method
-            return

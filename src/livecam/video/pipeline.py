@@ -17,7 +17,7 @@ import numpy as np
 
 from livecam.errors import LivecamError, RunAborted
 from livecam.explain import Explanation, TargetMap
-from livecam.render import HeatmapRenderer, draw_label, peak_xy
+from livecam.render import HeatmapRenderer, draw_lines, draw_outline, label_bottom, peak_xy
 from livecam.timing import STAGES, StageTimer
 from livecam.video.sinks import FrameSink
 from livecam.video.sources import Frame
@@ -214,6 +214,8 @@ class OutputWorker:
             text = item.explanation.caption(item.target)
             colored = self._colorize(item.heatmap, width, height)
             overlay = self.renderer.blend(image, colored, text)
+            if item.target.mask is not None:
+                draw_outline(overlay, item.target.mask)
             if item.hud:
                 draw_hud(overlay, item.hud)
             peak = peak_xy(item.heatmap, width, height) if self.log is not None else None
@@ -248,7 +250,5 @@ class OutputWorker:
 
 
 def draw_hud(frame: np.ndarray, lines: list[str]) -> None:
-    """Status lines stacked under the label, drawn in place."""
-    line_height = max(18, frame.shape[0] // 22)
-    for i, line in enumerate(lines, start=1):
-        draw_label(frame, line, (8, 8 + i * (line_height + 6)))
+    """Status lines stacked under the label, drawn in place, fitted to the frame."""
+    draw_lines(frame, lines, top=label_bottom(frame))

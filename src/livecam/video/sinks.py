@@ -86,18 +86,32 @@ class VideoSink:
         except OSError as exc:
             raise SinkError(f"cannot write {self.path}: {exc.strerror}") from exc
         os.close(fd)  # cv2.VideoWriter opens it by name: a file we own, not a planted link
+        self._codecs = codecs
         self._writer = None
-        for fourcc in codecs:
+        self._open(fps)
+
+    def _open(self, fps: float) -> None:
+        for fourcc in self._codecs:
             writer = cv2.VideoWriter(
                 str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), fps, self.encoded_size
             )
             if writer.isOpened():
-                self._writer, self.codec = writer, fourcc
-                break
+                self._writer, self.codec, self.fps = writer, fourcc, fps
+                return
             writer.release()
-        if self._writer is None:
-            self._tmp.unlink(missing_ok=True)
-            raise SinkError(f"no working codec for {self.path} (tried {', '.join(codecs)})")
+        self._tmp.unlink(missing_ok=True)
+        raise SinkError(f"no working codec for {self.path} (tried {', '.join(self._codecs)})")
+
+    def set_fps(self, fps: float) -> None:
+        """Write at ``fps`` instead: only before the first frame.
+
+        Raises:
+            SinkError: A frame was written already, or the sink is closed.
+        """
+        if self._writer is None or self.frames_written:
+            raise SinkError(f"{self.path}: the frame rate is fixed once frames are written")
+        self._writer.release()
+        self._open(fps)
 
     def __enter__(self) -> VideoSink:
         return self
@@ -173,15 +187,28 @@ def readable_frames(path: Path) -> int:
 
 class RealTimeSink:
     """Keeps a live recording in real time: each frame is written as many times
-    as the wall clock asks for at ``sink.fps`` (duplicated when processing is
-    slower, skipped when faster), so 10 s of capture plays back as 10 s.
+    as the wall clock asks for at the sink's rate (duplicated when processing
+    is slower, skipped when faster), so 10 s of capture plays back as 10 s.
+
+    The rate is the one the source delivers at: streams often report a wrong
+    one (an MJPEG camera "says" 25 fps and sends 30), so the first
+    :data:`HOLD_S` of frames are held, their rate measured over the last
+    :data:`MEASURE_S` of them (a stream often bursts at its start), and the
+    video written at it (at the reported rate where the two agree within 5 %).
     """
 
+    HOLD_S = 1.5
+    MEASURE_S = 1.0
+    MIN_MEASURED = 5  # frames; fewer (a slow or stalling start) leave the reported rate
+    MAX_HELD_BYTES = 256 * 1024 * 1024
+
     def __init__(self, sink: VideoSink) -> None:
-        self.sink = sink
+        self.sink = sink  # closed with this one: close this one
         self.duplicated = 0
         self.skipped = 0
+        self.measured_fps: float | None = None
         self._previous: np.ndarray | None = None
+        self._held: list[tuple[np.ndarray, float]] | None = []
 
     @property
     def frames_written(self) -> int:
@@ -194,12 +221,37 @@ class RealTimeSink:
         self.close()
 
     def close(self) -> None:
-        self.sink.close()
+        try:
+            self._release_held()
+        finally:
+            self.sink.close()
 
     def write(self, frame: np.ndarray, time_s: float) -> None:
         """Write ``frame``, captured ``time_s`` after the start. A gap since the
         previous frame is filled with the previous frame (what was on screen),
         never with this one, which did not exist yet."""
+        if self._held is not None:
+            self._held.append((frame, time_s))
+            span = time_s - self._held[0][1]
+            if span >= self.HOLD_S or len(self._held) * frame.nbytes >= self.MAX_HELD_BYTES:
+                self._release_held()
+            return
+        self._write(frame, time_s)
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, None
+        if not held:
+            return
+        last = held[-1][1]
+        recent = [t for _, t in held if t >= last - self.MEASURE_S]
+        if len(recent) >= self.MIN_MEASURED and last > recent[0]:
+            self.measured_fps = (len(recent) - 1) / (last - recent[0])
+            if abs(self.measured_fps - self.sink.fps) > 0.05 * self.sink.fps:
+                self.sink.set_fps(round(self.measured_fps, 2))
+        for frame, time_s in held:
+            self._write(frame, time_s)
+
+    def _write(self, frame: np.ndarray, time_s: float) -> None:
         due = round(time_s * self.sink.fps) + 1 - self.sink.frames_written
         if self.sink.frames_written == 0:
             due = 1
