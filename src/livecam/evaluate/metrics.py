@@ -48,6 +48,21 @@ def pointing_hit(
     return False
 
 
+def energy_in_boxes(heatmap: np.ndarray, boxes: Sequence[Box], width: int, height: int) -> float:
+    """The share of the map's energy (its sum, at image resolution, clipped at
+    zero) inside the boxes: the Score-CAM paper's energy-based pointing game.
+    An all-zero map has none inside."""
+    full = np.clip(upsample(heatmap, width, height), 0.0, None)
+    total = float(full.sum())
+    if total <= 0.0:
+        return 0.0
+    ys, xs = np.mgrid[0:height, 0:width] + 0.5  # pixel centres, as pointing_hit
+    inside = np.zeros(full.shape, bool)
+    for box in boxes:
+        inside |= (xs >= box.x) & (xs <= box.x + box.w) & (ys >= box.y) & (ys <= box.y + box.h)
+    return float(full[inside].sum() / total)
+
+
 def _order(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
     """Pixel indices, most salient first (ties broken by position, stably)."""
     saliency = upsample(heatmap, width, height).ravel()
