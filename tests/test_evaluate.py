@@ -36,6 +36,19 @@ def test_pointing_game_hits_within_fifteen_pixels_of_a_box():
     assert not m.pointing_hit(heatmap, [Box(25, 50, 10, 10)], 70, 70, tolerance=5)
 
 
+def test_energy_in_boxes_by_hand():
+    # Same resolution: no resampling. The object's half holds all the energy.
+    assert m.energy_in_boxes(PERFECT, [Box(0, 0, 4, 8)], 8, 8) == pytest.approx(1.0)
+    assert m.energy_in_boxes(PERFECT, [Box(4, 0, 4, 8)], 8, 8) == pytest.approx(0.0)
+    uniform = np.full((8, 8), 0.5, np.float32)
+    assert m.energy_in_boxes(uniform, [Box(0, 0, 2, 2)], 8, 8) == pytest.approx(4 / 64)
+    # Two overlapping boxes count their pixels once; an empty map has none inside.
+    assert m.energy_in_boxes(uniform, [Box(0, 0, 2, 2), Box(1, 0, 2, 2)], 8, 8) == pytest.approx(
+        6 / 64
+    )
+    assert m.energy_in_boxes(np.zeros((8, 8)), [Box(0, 0, 8, 8)], 8, 8) == 0.0
+
+
 def test_deletion_and_insertion_auc_by_hand():
     # Steps of a quarter: deletion keeps 1, 1/2, 0, 0, 0 of the object -> AUC 1/4;
     # insertion puts it back 0, 1/2, 1, 1, 1 -> AUC 3/4 (trapezoids of width 1/4).
