@@ -26,6 +26,7 @@ _LAZY = {
     "LoadedModel": "livecam.models",
     "load_model": "livecam.models",
     "explain_image": "livecam.images",
+    "show": "livecam.notebook",
     "annotate_video": "livecam.video.annotate",
     "open_source": "livecam.video",
     "top": "livecam.cam",

@@ -23,6 +23,7 @@ from livecam.errors import TargetError
 from livecam.frames import model_input
 from livecam.models import LoadedModel, load_model
 from livecam.models.labels import short_label
+from livecam.render import HeatmapRenderer, draw_outline
 
 TOP_PREDICTIONS = 5
 THRESHOLD_LABELS = 16  # the labels a threshold considers unless targets are given
@@ -124,10 +125,46 @@ class TargetMap:
 
 @dataclass
 class Explanation:
-    """Everything computed for one frame."""
+    """Everything computed for one frame.
+
+    In Jupyter it displays itself: the overlay of each target and the top
+    predictions (when it holds its ``image``, as from :meth:`Explainer.explain`).
+
+    Attributes:
+        image: The BGR frame explained, if known.
+    """
 
     predictions: list[Prediction]
     targets: list[TargetMap] = field(default_factory=list)
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def overlays(self, renderer: HeatmapRenderer | None = None) -> list[np.ndarray]:
+        """One overlay per target (BGR): the heatmap blended into the image,
+        the caption, and a segmentation mask's outline.
+
+        Raises:
+            ValueError: The explanation holds no image.
+        """
+        if self.image is None:
+            raise ValueError("this explanation holds no image: pass it to Explainer.explain")
+        renderer = renderer or HeatmapRenderer()
+        overlays = []
+        for target in self.targets:
+            overlay = renderer.annotate(self.image, target.heatmap, self.caption(target))
+            if target.mask is not None:
+                draw_outline(overlay, target.mask)
+            overlays.append(overlay)
+        return overlays
+
+    def _repr_png_(self) -> bytes | None:
+        from livecam.notebook import explanation_png
+
+        return explanation_png(self)
+
+    def _repr_html_(self) -> str | None:
+        from livecam.notebook import explanation_html
+
+        return explanation_html(self)
 
     def caption(self, target: TargetMap) -> str:
         """``"fox squirrel 68.6%"``; when the explained class is not the top-1
@@ -189,9 +226,13 @@ class Explainer:
         return twin
 
     def explain(self, frames: Sequence[np.ndarray]) -> list[Explanation]:
-        """Explain a batch of BGR frames (any sizes) in one compiled call."""
+        """Explain a batch of BGR frames (any sizes) in one compiled call; each
+        explanation holds its frame."""
         batch = model_input(frames, self.model.input_size)
-        return self.explain_batch(batch)
+        explained = self.explain_batch(batch)
+        for explanation, frame in zip(explained, frames, strict=True):
+            explanation.image = frame
+        return explained
 
     def warm_up(self) -> float:
         """Trace and run the compiled step once on a blank frame; returns seconds taken."""

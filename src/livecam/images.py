@@ -13,7 +13,7 @@ from livecam.errors import OutputError
 from livecam.explain import Explainer, Explanation
 from livecam.frames import read_image
 from livecam.outputs import check_writable_dir, write_image
-from livecam.render import HeatmapRenderer, draw_outline, peak_xy, side_by_side
+from livecam.render import HeatmapRenderer, peak_xy, side_by_side
 
 
 @dataclass
@@ -95,13 +95,11 @@ def explain_image(
     method = explainer.engine.method.name.replace("+", "p")
     result = ImageResult(path, explanation)
     planned: list[tuple[Path, np.ndarray]] = []
-    overlays = []
-    for rank, target in enumerate(explanation.targets, start=1):
+    overlays = explanation.overlays(renderer)
+    for rank, (target, overlay) in enumerate(
+        zip(explanation.targets, overlays, strict=True), start=1
+    ):
         stem = out / f"{path.stem}.{method}.{rank}-{_slug(target.name)}"
-        overlay = renderer.annotate(image, target.heatmap, explanation.caption(target))
-        if target.mask is not None:
-            draw_outline(overlay, target.mask)
-        overlays.append(overlay)
         output = TargetOutput(
             index=target.index,
             label=target.label,

@@ -83,6 +83,11 @@ class RunSummary:
     def fps(self) -> float:
         return self.frames_out / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    def _repr_html_(self) -> str:
+        from livecam.notebook import run_summary_html
+
+        return run_summary_html(self)
+
 
 def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s: float) -> dict:
     """One JSON-lines record: frame, time, predictions, target, peak, stage timings.
