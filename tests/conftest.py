@@ -52,6 +52,29 @@ def lite0_gradcam(lite0):
     return CamEngine(lite0, "gradcam")
 
 
+@pytest.fixture(scope="session")
+def eval_run(samples, tmp_path_factory) -> tuple[dict, Path]:
+    """``livecam eval`` on 2 composed images with --json and --report, once:
+    the JSON it printed and the report it wrote."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    report = tmp_path_factory.mktemp("eval") / "report.html"
+    arguments = [
+        "eval",
+        str(samples / "eval"),
+        "--annotations",
+        str(samples / "eval" / "instances.json"),
+    ]
+    options = ["--method", "gradcam,eigencam", "--limit", "2", "--json", "--report", str(report)]
+    result = CliRunner().invoke(app, arguments + options)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), report
+
+
 def tiny_classifier(size: int = 32, classes: int = 4, seed: int = 0, softmax: bool = True):
     """conv -> conv -> GAP -> Dense: small enough to build in milliseconds."""
     import keras

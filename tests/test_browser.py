@@ -1,6 +1,7 @@
 """The page in a real, headless Chromium (Debian's, driven by its
 chromedriver): the live overlay, its controls, and browser-camera mode with
-Chromium's fake camera playing a real clip."""
+Chromium's fake camera playing a real clip; and the HTML reports, opened
+from disk with nothing else reachable."""
 
 import contextlib
 import os
@@ -256,3 +257,30 @@ def test_another_sites_page_cannot_load_the_stream_or_the_snapshot(camera_served
     # then: neither loads, and no viewer slot is taken
     assert widths == [0, 0], widths
     assert viewers == 0
+
+
+def loaded_images(browser) -> list[int]:
+    """naturalWidth of every <img> of the page: 0 for one that did not load."""
+    return browser.execute_script("return [...document.images].map(i => i.naturalWidth)")
+
+
+def test_the_eval_report_opens_offline_with_every_picture(eval_run, artifacts):
+    from selenium.webdriver.common.by import By
+
+    _, report = eval_run
+    browser = chromium("--window-size=1100,2400")
+    try:
+        browser.get(report.as_uri())
+        titles = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
+        assert titles == [
+            "Scores",
+            "Deletion and insertion",
+            "Pointing per class",
+            "ROAD per threshold",
+            "Maps by method",
+        ]
+        widths = loaded_images(browser)
+        assert len(widths) == 5 and all(w > 0 for w in widths), widths
+        browser.save_screenshot(str(artifacts / "eval-report.png"))
+    finally:
+        browser.quit()

@@ -178,23 +178,8 @@ def test_gradcam_points_at_the_objects_far_better_than_the_centre(samples, lite0
     assert gradcam["pointing"] > report.baselines["random"]["pointing"]
 
 
-def test_eval_cli_json_has_every_field(samples):
-    result = CliRunner().invoke(
-        app,
-        [
-            "eval",
-            str(samples / "eval"),
-            "--annotations",
-            str(samples / "eval" / "instances.json"),
-            "--method",
-            "gradcam,eigencam",
-            "--limit",
-            "2",
-            "--json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+def test_eval_cli_json_has_every_field(eval_run):
+    report, _ = eval_run
     assert report["images"] == 2 and set(report["methods"]) == {"gradcam", "eigencam"}
     for scores in [*report["methods"].values(), *report["baselines"].values()]:
         assert set(scores) >= {
@@ -207,6 +192,47 @@ def test_eval_cli_json_has_every_field(samples):
         }
         assert 0 <= scores["pointing"] <= 1 and 0 <= scores["deletion_auc"] <= 1
     assert report["methods"]["gradcam"]["ms_per_image"] > 0
+    curves = report["methods"]["gradcam"]
+    assert len(curves["deletion_curve"]) == len(curves["insertion_curve"]) == 17  # 16 steps
+    assert len(curves["road_morf"]) == len(curves["road_lerf"]) == 9  # percentiles
+    # the AUC is the area under the mean curve (trapezoids), to the rounding
+    assert curves["deletion_auc"] == pytest.approx(m.area_under(curves["deletion_curve"]), abs=1e-3)
+
+
+def test_the_eval_report_shows_the_same_numbers_as_the_json(eval_run):
+    """The page embeds the run's JSON and its table prints the same figures."""
+    import html as html_module
+    import re
+
+    report, path = eval_run
+    page = path.read_text()
+    embedded = re.search(r'<script type="application/json" id="data">(.*?)</script>', page, re.S)
+    assert json.loads(embedded.group(1).replace("<\\/", "</")) == report
+    rows = re.findall(r"<tr>(.*?)</tr>", page.split('id="scores"')[1].split("</table>")[0])
+    cells = [
+        [html_module.unescape(c) for c in re.findall(r"<td>(.*?)</td>", row)] for row in rows[1:]
+    ]
+    by_name = {row[0]: row[1:] for row in cells}
+    assert set(by_name) == {"gradcam", "eigencam", "(centre)", "(random)"}
+    gradcam = report["methods"]["gradcam"]
+    assert by_name["gradcam"] == [
+        f"{gradcam['pointing']:.3f}",
+        f"{gradcam['deletion_auc']:.4f}",
+        f"{gradcam['insertion_auc']:.4f}",
+        f"{gradcam['road']:.4f}",
+        f"{gradcam['ms_per_image']:.1f}",
+    ]
+    assert by_name["(random)"][-1] == "-"  # a baseline has no time
+    for section in (
+        "scores",
+        "deletion-and-insertion",
+        "pointing-per-class",
+        "road-per-threshold",
+        "maps-by-method",
+    ):
+        assert f'<section id="{section}">' in page
+    assert "http://" not in page and "https://" not in page  # self-contained: no CDN
+    assert page.count("data:image/png;base64,") == 3 + 2  # three plots, a row of maps per target
 
 
 def test_eval_cli_rejects_unknown_metrics_and_missing_annotations(samples, tmp_path):

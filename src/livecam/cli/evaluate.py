@@ -13,20 +13,14 @@ from livecam.cli.app import app, fail, progress_bar, reported_errors
 from livecam.errors import LivecamError
 from livecam.tables import aligned
 
-TABLE = (
-    ("pointing", "pointing", ".3f"),
-    ("deletion_auc", "deletion", ".4f"),
-    ("insertion_auc", "insertion", ".4f"),
-    ("road", "ROAD", ".4f"),
-    ("ms_per_image", "ms/image", ".1f"),
-)
-
 
 def _table(report) -> str:
-    rows = [["method", *(title for _, title, _ in TABLE)]]
+    from livecam.evaluate.runner import SCORE_COLUMNS
+
+    rows = [["method", *(title for _, title, _ in SCORE_COLUMNS)]]
     for name, scores in [*report.methods.items(), *report.baselines.items()]:
         cells = [name if name in report.methods else f"({name})"]
-        for key, _, fmt in TABLE:
+        for key, _, fmt in SCORE_COLUMNS:
             value = scores.get(key)
             cells.append("-" if value is None else format(value, fmt))
         rows.append(cells)
@@ -57,6 +51,14 @@ def evaluate_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Every figure as JSON on stdout.")
     ] = False,
+    report: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write one self-contained HTML page: curves, pointing per class, ROAD "
+            "per threshold, maps by method (needs livecam[report])."
+        ),
+    ] = None,
+    overwrite: opt.Overwrite = False,
     model: opt.Model = "lite0",
     weights: opt.Weights = "imagenet",
     layer: opt.Layer = None,
@@ -78,6 +80,8 @@ def evaluate_command(
       livecam eval images/ --annotations voc/ --method gradcam,scorecam --max-channels 64
 
       livecam eval images/ --annotations coco.json --metrics pointing,road --json
+
+      livecam eval samples/eval --annotations samples/eval/instances.json --report eval.html
     """
     from livecam.evaluate import METRICS, evaluate, load_annotations
     from livecam.evaluate.annotations import read_class_map
@@ -93,13 +97,18 @@ def evaluate_command(
             raise LivecamError(f"unknown metric {unknown}; choose from {', '.join(METRICS)}")
         if max_channels is not None and "scorecam" not in methods:
             raise LivecamError("--max-channels applies to scorecam, which is not among --method")
+        if report is not None:
+            opt.check_outputs([report], [], overwrite)
+            from livecam.plots import pyplot
+
+            pyplot()  # matplotlib is there, before the run
         dataset = load_annotations(annotations, images)
         mapping = read_class_map(class_map) if class_map else None
         choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, None, None)
         bundle, _ = choice.load()
         method_options = MethodOptions(eigen_smooth, aug_smooth, max_channels)
         with progress_bar("eval") as progress:
-            report = evaluate(
+            results = evaluate(
                 dataset,
                 bundle,
                 methods,
@@ -109,11 +118,17 @@ def evaluate_command(
                 progress=progress,
                 method_options=method_options,
             )
-        for problem in report.problems:
+        for problem in results.problems:
             fail(problem)
+        if report is not None:
+            from livecam.evaluate.report import write_report
+
+            write_report(results, report)
         if as_json:
-            typer.echo(json.dumps(report.to_json(), indent=1, allow_nan=False))
+            typer.echo(json.dumps(results.to_json(), indent=1, allow_nan=False))
         else:
-            typer.echo(_table(report))
-            for flag in report.flagged:
+            typer.echo(_table(results))
+            if report is not None:
+                typer.echo(f"report: {report}")
+            for flag in results.flagged:
                 typer.secho(f"flag: {flag}", fg=typer.colors.YELLOW, err=True)

@@ -69,7 +69,7 @@ def _order(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.argsort(-saliency, kind="stable")
 
 
-def _area(curve: np.ndarray) -> float:
+def area_under(curve: np.ndarray) -> float:
     """Area under a curve sampled at evenly spaced fractions of [0, 1]."""
     curve = np.asarray(curve, np.float64)
     return float((curve.sum() - (curve[0] + curve[-1]) / 2.0) / (len(curve) - 1))
@@ -82,12 +82,26 @@ def deletion_insertion(
     probabilities: Probabilities,
     steps: int = CURVE_STEPS,
 ) -> tuple[float, float]:
-    """Deletion and insertion AUC (Petsiuk et al., BMVC 2018, RISE).
+    """Deletion and insertion AUC (Petsiuk et al., BMVC 2018, RISE): the areas
+    under :func:`deletion_insertion_curves`. Lower deletion and higher
+    insertion are better."""
+    deletion, insertion = deletion_insertion_curves(
+        image, heatmap, class_index, probabilities, steps
+    )
+    return area_under(deletion), area_under(insertion)
 
-    Deletion sets pixels to zero, most salient first; insertion starts from a
-    blurred image and puts the original pixels back, most salient first. The
-    class probability is taken after each of ``steps`` equal steps. Lower
-    deletion and higher insertion are better.
+
+def deletion_insertion_curves(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    class_index: int,
+    probabilities: Probabilities,
+    steps: int = CURVE_STEPS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The class probability after each of ``steps`` equal steps (``steps + 1``
+    points, from none to all of the pixels): deletion sets pixels to zero,
+    most salient first; insertion starts from a blurred image and puts the
+    original pixels back, most salient first.
 
     Args:
         image: RGB uint8 at the model's input size.
@@ -106,7 +120,7 @@ def deletion_insertion(
         deleted.append(removed.reshape(image.shape))
         inserted.append(added.reshape(image.shape))
     scores = probabilities(np.stack(deleted + inserted))[:, class_index]
-    return _area(scores[: steps + 1]), _area(scores[steps + 1 :])
+    return scores[: steps + 1], scores[steps + 1 :]
 
 
 def impute(image: np.ndarray, removed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -138,10 +152,22 @@ def road(
     seed: int = 0,
     percentiles: Sequence[int] = ROAD_PERCENTILES,
 ) -> float:
-    """ROAD (Rong et al., ICML 2022): remove the most (MoRF) or the least (LeRF)
-    relevant pixels at each percentile, impute them with the noisy linear
-    imputer, and score; combined = mean of (LeRF - MoRF) / 2. Higher is better.
-    """
+    """ROAD (Rong et al., ICML 2022), combined: the mean over the percentiles
+    of (LeRF - MoRF) / 2 from :func:`road_curves`. Higher is better."""
+    most, least = road_curves(image, heatmap, class_index, probabilities, seed, percentiles)
+    return float(np.mean((least - most) / 2.0))
+
+
+def road_curves(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    class_index: int,
+    probabilities: Probabilities,
+    seed: int = 0,
+    percentiles: Sequence[int] = ROAD_PERCENTILES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The class probability per percentile after removing the most (MoRF) and
+    the least (LeRF) relevant pixels, imputed with the noisy linear imputer."""
     height, width = image.shape[:2]
     order = _order(heatmap, height, width)
     rng = np.random.default_rng(seed)
@@ -153,8 +179,7 @@ def road(
             removed[chosen] = True
             copies.append(impute(image, removed.reshape(height, width), rng))
     scores = probabilities(np.stack(copies))[:, class_index].reshape(-1, 2)
-    most, least = scores[:, 0], scores[:, 1]
-    return float(np.mean((least - most) / 2.0))
+    return scores[:, 0], scores[:, 1]
 
 
 def centre_map(size: tuple[int, int]) -> np.ndarray:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +20,15 @@ from livecam.models import LoadedModel
 METRICS = ("pointing", "deletion", "insertion", "road")
 BASELINES = ("centre", "random")
 CHUNK = 32  # perturbed images per model call
+EXAMPLES = 6  # targets whose maps by every method the report shows
+# (key, title, format) of the scores table, printed and in the report
+SCORE_COLUMNS = (
+    ("pointing", "pointing", ".3f"),
+    ("deletion_auc", "deletion", ".4f"),
+    ("insertion_auc", "insertion", ".4f"),
+    ("road", "ROAD", ".4f"),
+    ("ms_per_image", "ms/image", ".1f"),
+)
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -52,9 +62,10 @@ class Tally:
     """The scores of one method (or baseline) over the images."""
 
     hits: dict[str, list[int]] = field(default_factory=dict)  # class -> [hits, total]
-    deletion: list[float] = field(default_factory=list)
-    insertion: list[float] = field(default_factory=list)
-    road: list[float] = field(default_factory=list)
+    deletion: list[np.ndarray] = field(default_factory=list)  # curves, one per target
+    insertion: list[np.ndarray] = field(default_factory=list)
+    road_morf: list[np.ndarray] = field(default_factory=list)  # per percentile
+    road_lerf: list[np.ndarray] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -65,20 +76,41 @@ class Tally:
         def mean(values: list[float]) -> float | None:
             return round(float(np.mean(values)), 4) if values else None
 
+        def mean_curve(curves: list[np.ndarray]) -> list[float] | None:
+            return [round(float(v), 4) for v in np.mean(curves, axis=0)] if curves else None
+
+        road = [
+            (lerf - morf) / 2.0 for morf, lerf in zip(self.road_morf, self.road_lerf, strict=True)
+        ]
         return {
             "pointing": round(hits / total, 4) if total else None,
             "pointing_mean_over_classes": mean(list(per_class.values())),
             "pointing_per_class": {k: round(v, 4) for k, v in per_class.items()},
-            "deletion_auc": mean(self.deletion),
-            "insertion_auc": mean(self.insertion),
-            "road": mean(self.road),
+            "deletion_auc": mean([metrics.area_under(c) for c in self.deletion]),
+            "insertion_auc": mean([metrics.area_under(c) for c in self.insertion]),
+            "road": mean([float(np.mean(r)) for r in road]),
             "ms_per_image": round(float(np.mean(self.seconds)) * 1000, 1) if self.seconds else None,
+            "deletion_curve": mean_curve(self.deletion),
+            "insertion_curve": mean_curve(self.insertion),
+            "road_morf": mean_curve(self.road_morf),
+            "road_lerf": mean_curve(self.road_lerf),
         }
 
 
 @dataclass
+class Example:
+    """One explained target of the run, for the report's grid of maps."""
+
+    path: Path
+    category: str
+    boxes: list[Box]
+    maps: dict[str, np.ndarray]  # method -> heatmap
+
+
+@dataclass
 class EvalReport:
-    """What ``livecam eval`` prints: per method and baseline, every metric."""
+    """What ``livecam eval`` prints: per method and baseline, every metric;
+    and, for ``--report``, the first few targets' maps by every method."""
 
     images: int
     classes: dict[str, int]
@@ -86,9 +118,10 @@ class EvalReport:
     baselines: dict[str, dict]
     flagged: list[str]
     problems: list[str]
+    examples: list[Example] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "examples"}
 
 
 @dataclass
@@ -134,7 +167,7 @@ def _score(tally, heatmap, target, size, model_image, chosen, probabilities, see
         record[0] += metrics.pointing_hit(heatmap, target.boxes, width, height)
         record[1] += 1
     if "deletion" in chosen or "insertion" in chosen:
-        deletion, insertion = metrics.deletion_insertion(
+        deletion, insertion = metrics.deletion_insertion_curves(
             model_image, heatmap, target.index, probabilities
         )
         if "deletion" in chosen:
@@ -142,7 +175,9 @@ def _score(tally, heatmap, target, size, model_image, chosen, probabilities, see
         if "insertion" in chosen:
             tally.insertion.append(insertion)
     if "road" in chosen:
-        tally.road.append(metrics.road(model_image, heatmap, target.index, probabilities, seed))
+        morf, lerf = metrics.road_curves(model_image, heatmap, target.index, probabilities, seed)
+        tally.road_morf.append(morf)
+        tally.road_lerf.append(lerf)
 
 
 def evaluate(
@@ -170,6 +205,7 @@ def evaluate(
     tallies = {name: Tally() for name in (*methods, *BASELINES)}
     classes: dict[str, int] = {}
     rng = np.random.default_rng(seed)
+    examples: list[Example] = []
     images = dataset.images[:limit]
     for done, labelled in enumerate(images, start=1):
         image = as_bgr8(read_image(labelled.path))
@@ -184,6 +220,9 @@ def evaluate(
                 name: _timed_maps(engine, model_image, wanted, tallies[name])
                 for name, engine in engines.items()
             }
+            for k, target in enumerate(targets[: EXAMPLES - len(examples)]):
+                chosen_maps = {name: heatmaps[k] for name, heatmaps in maps.items()}
+                examples.append(Example(labelled.path, target.category, target.boxes, chosen_maps))
             grid = next(iter(maps.values())).shape[1:]
             maps["centre"] = [metrics.centre_map(grid)] * len(targets)
             maps["random"] = [metrics.random_map(grid, rng) for _ in targets]
@@ -198,7 +237,7 @@ def evaluate(
     for summary in baselines.values():
         summary["ms_per_image"] = None
     flags = _flags(results, baselines)
-    return EvalReport(len(images), classes, results, baselines, flags, problems)
+    return EvalReport(len(images), classes, results, baselines, flags, problems, examples)
 
 
 def _flags(results: dict, baselines: dict) -> list[str]:
