@@ -2,6 +2,7 @@ import importlib.util
 import json
 import math
 
+import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -52,7 +53,8 @@ def test_synthetic_and_looped_frames(samples):
     assert len(looped) == 40 and (looped[30] == looped[0]).all()
 
 
-def test_bench_json_smoke_has_every_field(samples):
+def test_bench_json_smoke_has_every_field(samples, tmp_path):
+    plot = tmp_path / "bench.png"
     result = CliRunner().invoke(
         app,
         [
@@ -68,10 +70,14 @@ def test_bench_json_smoke_has_every_field(samples):
             "tf-keras-vis",
             "--source",
             str(samples / "vtest.avi"),
+            "--plot",
+            str(plot),
         ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout, parse_constant=reject_non_json)
+    picture = cv2.imread(str(plot))
+    assert picture is not None and picture.shape[1] > 1000 and picture.std() > 10
     assert {"cpu", "cores", "tensorflow", "onednn"} <= set(report["machine"])
     assert len(report["results"]) == 2
     for entry in report["results"]:

@@ -55,6 +55,11 @@ def write_text(path: Path, text: str) -> Path:
     return _write_atomically(Path(path), text.encode("utf-8"))
 
 
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (as :func:`write_text`)."""
+    return _write_atomically(Path(path), data)
+
+
 def _write_atomically(path: Path, data: bytes) -> Path:
     try:
         fd, tmp = create_temporary(path)

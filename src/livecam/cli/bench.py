@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import redirect_stdout
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -39,6 +40,14 @@ def bench(
     as_json: Annotated[
         bool, typer.Option("--json", help="Every figure as JSON on stdout.")
     ] = False,
+    plot: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write a PNG: frames per second per configuration beside the "
+            "baselines, and time per pipeline stage (needs livecam[report])."
+        ),
+    ] = None,
+    overwrite: opt.Overwrite = False,
 ) -> None:
     """Measure frames per second: the compiled CAM step, the threaded pipeline
     (decode -> CAM -> render -> encode) and, optionally, baselines.
@@ -55,6 +64,8 @@ def bench(
       livecam bench --source synthetic:640x480 --precision float32,mixed_bfloat16 --json
 
       livecam bench --method gradcam,layercam,eigencam,scorecam --max-channels 64
+
+      livecam bench --batch 1,8 --baseline eager --plot bench.png
     """
     from livecam.bench import expand_matrix, machine_info, run_matrix, table_row, text_table
     from livecam.samples import sample_video
@@ -76,6 +87,11 @@ def bench(
         for config in configs:
             opt.check_method(config.method)
             opt.check_precision(config.precision)
+        if plot is not None:
+            opt.check_outputs([plot], [], overwrite)
+            from livecam.plots import pyplot
+
+            pyplot()  # matplotlib is there, before the run
         machine = machine_info()
         if not as_json:
             typer.echo(
@@ -96,6 +112,13 @@ def bench(
                 tuple(opt.values(baseline, [])),
                 on_result=show,
             )
+        if plot is not None:
+            from livecam.bench.plot import plot_results
+
+            described = (
+                f"{machine['cpu']}, {machine['cores']} cores, TensorFlow {machine['tensorflow']}"
+            )
+            plot_results(results, plot, described)
         if as_json:
             typer.echo(
                 json.dumps(
@@ -110,6 +133,8 @@ def bench(
             )
         else:
             typer.echo(text_table(results))
+            if plot is not None:
+                typer.echo(f"plot: {plot}")
 
 
 def _int(text: str, option: str) -> int:
