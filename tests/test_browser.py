@@ -284,3 +284,33 @@ def test_the_eval_report_opens_offline_with_every_picture(eval_run, artifacts):
         browser.save_screenshot(str(artifacts / "eval-report.png"))
     finally:
         browser.quit()
+
+
+def test_the_annotate_report_and_its_index_open_offline(samples, tmp_path, artifacts):
+    from selenium.webdriver.common.by import By
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["annotate", str(samples / "moving_monarch.mp4"), "--out-dir", str(tmp_path), "--reports"],
+    )
+    assert result.exit_code == 0, result.output
+    browser = chromium("--window-size=1100,3400")
+    try:
+        browser.get((tmp_path / "index.html").as_uri())
+        browser.find_element(By.LINK_TEXT, "moving_monarch.livecam.mp4").click()
+        titles = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
+        assert titles == [
+            "Summary",
+            "Top classes over time",
+            "Peak trajectory",
+            "Maps and frames per second",
+            "Contact sheet",
+        ]
+        widths = loaded_images(browser)
+        assert len(widths) == 4 and all(w > 0 for w in widths), widths
+        browser.save_screenshot(str(artifacts / "annotate-report.png"))
+    finally:
+        browser.quit()

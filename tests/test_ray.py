@@ -5,6 +5,7 @@ after an interrupt, bad inputs reported one by one."""
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -176,6 +177,27 @@ def test_one_input_with_output_heatmap_and_log_through_the_cli(local_ray, clips,
     [video] = json.loads(summary.read_text())["videos"]
     assert video["status"] == "done" and video["frames"] == frames and video["attempts"] == 1
     assert f"annotated {frames} frames of {clips[1]}" in result.stderr
+
+
+def test_ray_runs_write_one_report_per_video_and_an_index(local_ray, clips, tmp_path):
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            *("annotate", str(clips[0]), str(clips[2]), "--out-dir", str(tmp_path)),
+            *("--reports", "--engine", "ray", "--cpus-per-worker", "1"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    index = (tmp_path / "index.html").read_text()
+    for clip in (clips[0], clips[2]):
+        report = tmp_path / f"{clip.stem}.livecam.report.html"
+        assert f'href="{report.name}"' in index
+        figures = re.search(r'id="data">(.*?)</script>', report.read_text(), re.S).group(1)
+        assert json.loads(figures)["frames"] == count_frames(clip)[0]
 
 
 def test_the_cli_without_ray_says_what_to_install(clips, tmp_path):

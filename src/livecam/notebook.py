@@ -19,22 +19,15 @@ import numpy as np
 from livecam.cam.targets import top as top_targets
 from livecam.explain import Explainer, Explanation
 from livecam.frames import read_image
-from livecam.render import side_by_side
+from livecam.render import encode_png, side_by_side
 from livecam.video.pipeline import RunSummary
 
 # A notebook shows a strip of overlays; wider ones are shrunk to this.
 MAX_WIDTH_PX = 1200
 
 
-def png(image_bgr: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".png", image_bgr)
-    if not ok:
-        raise ValueError(f"cannot encode a {image_bgr.shape} image as PNG")
-    return encoded.tobytes()
-
-
 def png_data_uri(image_bgr: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(png(image_bgr)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(encode_png(image_bgr)).decode("ascii")
 
 
 def _strip(explanation: Explanation) -> np.ndarray:
@@ -49,7 +42,7 @@ def explanation_png(explanation: Explanation) -> bytes | None:
     """The overlays side by side, or None without an image or a target."""
     if explanation.image is None or not explanation.targets:
         return None
-    return png(_strip(explanation))
+    return encode_png(_strip(explanation))
 
 
 def explanation_html(explanation: Explanation) -> str | None:

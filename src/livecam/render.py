@@ -198,6 +198,18 @@ def _shortened(text: str, width: int, style: _TextStyle) -> str:
     return text + "..."
 
 
+def encode_png(image_bgr: np.ndarray) -> bytes:
+    """The image as PNG bytes.
+
+    Raises:
+        LivecamError: OpenCV cannot encode it.
+    """
+    ok, encoded = cv2.imencode(".png", image_bgr)
+    if not ok:
+        raise LivecamError(f"cannot encode a {image_bgr.shape} image as PNG")
+    return encoded.tobytes()
+
+
 def side_by_side(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
     """Images of equal height in one strip, separated by black gaps."""
     height = images[0].shape[0]

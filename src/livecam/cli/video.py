@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
@@ -42,6 +44,21 @@ def annotate(
     log: opt.Log = None,
     logs: Annotated[
         bool, typer.Option("--logs", help="One JSON-lines log per video, beside its output.")
+    ] = False,
+    report_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--report",
+            help="Also write an HTML report: top classes over time, the map's peak "
+            "trajectory, maps and frames per second, a contact sheet (one input only; "
+            "needs livecam[report]).",
+        ),
+    ] = None,
+    reports: Annotated[
+        bool,
+        typer.Option(
+            "--reports", help="One HTML report per video beside its output, and an index.html."
+        ),
     ] = False,
     batch: Annotated[
         int,
@@ -131,27 +148,36 @@ def annotate(
       livecam annotate archive/ --out-dir out/ --refresh 4 --follow
 
       livecam annotate /archive/cams/ --out-dir /archive/out/ --engine ray --logs
+
+      livecam annotate samples/megamind.mp4 -o out.mp4 --report out.html
     """
     from livecam.render import HeatmapRenderer
     from livecam.video import expand_inputs
     from livecam.video.annotate import annotate_video, check_refresh, default_output
 
     failures = 0
-    with reported_errors(), sigterm_as_interrupt():
+    with reported_errors(), sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
         choice = opt.ModelChoice(
             model, weights, layer, labels, input_size, precision, top, class_, kinds
         )
         sources = expand_inputs(inputs)
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
-        if len(sources) > 1 and (output or heatmap_out or log):
-            raise LivecamError("-o, --heatmap-out and --log take one input; use --out-dir")
+        if len(sources) > 1 and (output or heatmap_out or log or report_file):
+            raise LivecamError(
+                "-o, --heatmap-out, --log and --report take one input; use --out-dir "
+                "(and --logs, --reports)"
+            )
+        if report_file or reports:
+            from livecam.plots import pyplot
+
+            pyplot()  # matplotlib is there, before the run
         check_refresh(refresh, follow)  # here too: a Ray job would fail in every worker
         if engine == "ray":
             from livecam.cli.cluster import run_on_ray
             from livecam.cluster import AnnotateJob, plan_tasks
 
-            tasks = plan_tasks(sources, out_dir, log=logs)
+            tasks = plan_tasks(sources, out_dir, log=logs or bool(report_file) or reports)
             if output or heatmap_out or log:  # one input, outputs named as locally
                 first = tasks[0]
                 tasks = [
@@ -160,6 +186,9 @@ def annotate(
                 ]  # fmt: skip
             planned = [o for t in tasks for o in (*t.outputs(), t.record)]
             opt.check_outputs(planned, sources, overwrite=True)
+            wanted = _report_paths([t.output for t in tasks], report_file, reports)
+            # rewritten after each run, as a resumed job rewrites its outputs
+            opt.check_outputs([*wanted, _index_path(wanted, reports)], sources, overwrite=True)
             loading = kinds.load_options()
             job = AnnotateJob(
                 model, weights, layer, str(labels) if labels else None, input_size, precision,
@@ -177,15 +206,31 @@ def annotate(
                 gpus_per_worker=gpus_per_worker,
                 retries=retries,
             )
+            done = [
+                (task.input, task.log, task.output, path)
+                for task, path in zip(tasks, wanted, strict=False)
+                if task.complete()
+            ]
+            _write_reports(done, _index_path(wanted, reports))
             if failed:
                 raise typer.Exit(EXIT_ERROR)
             return
         planned = [output or default_output(s, out_dir) for s in sources]
         logs_planned = [p.with_suffix(".jsonl") if logs else log for p in planned]
-        opt.check_outputs([*planned, heatmap_out, *logs_planned], sources, overwrite)
+        wanted = _report_paths(planned, report_file, reports) or [None] * len(planned)
+        index = _index_path([w for w in wanted if w], reports)
+        outputs = [*planned, heatmap_out, *logs_planned, *wanted, index]
+        opt.check_outputs(outputs, sources, overwrite)
         explainer = choice.explainer(method, score, options)
         renderer = HeatmapRenderer(alpha, colormap)
-        for source, target, log_path in zip(sources, planned, logs_planned, strict=True):
+        scratch = None  # a folder for the logs that only a report needs
+        done = []
+        for source, target, log_path, report_path in zip(
+            sources, planned, logs_planned, wanted, strict=True
+        ):
+            if report_path is not None and log_path is None:  # the report reads a log
+                scratch = scratch or stack.enter_context(tempfile.TemporaryDirectory())
+                log_path = Path(scratch) / f"{source.stem}.jsonl"
             try:
                 with progress_bar(source.name) as progress:
                     summary = annotate_video(
@@ -209,11 +254,39 @@ def annotate(
                 continue
             print_summary(summary, "annotated")
             failures += bool(summary.skipped)
+            if report_path is not None and summary.frames_written:
+                done.append((source, log_path, target, report_path))
             if summary.interrupted:
+                _write_reports(done, index)  # what was done is reported
                 fail("interrupted")
                 raise typer.Exit(interrupted_exit())
+        _write_reports(done, index)
     if failures:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _report_paths(outputs: list[Path], report: Path | None, reports: bool) -> list[Path]:
+    """Where each video's report goes: ``--report`` for the one input, or with
+    ``--reports`` beside each output; none without either."""
+    if report is not None:
+        return [report]
+    return [o.with_suffix(".report.html") for o in outputs] if reports else []
+
+
+def _index_path(reports_planned: list[Path], reports: bool) -> Path | None:
+    return reports_planned[0].parent / "index.html" if reports and reports_planned else None
+
+
+def _write_reports(done: list[tuple[Path, Path, Path, Path]], index: Path | None) -> None:
+    """Each finished video's report (source, log, annotated video, report), then the index."""
+    from livecam.video.report import first_frame, write_index, write_video_report
+
+    for source, log_path, video, path in done:
+        write_video_report(log_path, video, path, first_frame(source))
+        typer.echo(f"report: {path}")
+    if index is not None:
+        write_index([(video.name, path) for _, _, video, path in done], index)
+        typer.echo(f"index: {index}")
 
 
 @app.command()

@@ -15,7 +15,7 @@ from livecam.evaluate.runner import SCORE_COLUMNS, EvalReport, Example
 from livecam.frames import as_bgr8, read_image
 from livecam.outputs import write_text
 from livecam.plots import BASELINE_STYLE, Section, figure_png, img_tag, page, pyplot, table
-from livecam.render import HeatmapRenderer, draw_label, side_by_side
+from livecam.render import HeatmapRenderer, draw_label, encode_png, side_by_side
 
 TILE_PX = 180  # the height of each image in the grid of maps
 
@@ -150,6 +150,5 @@ def _example_row(example: Example) -> bytes:
         renderer.annotate(cv2.resize(image, tile_size, interpolation=cv2.INTER_AREA), heatmap, name)
         for name, heatmap in example.maps.items()
     ]
-    from livecam.notebook import png
 
-    return png(side_by_side(tiles))
+    return encode_png(side_by_side(tiles))

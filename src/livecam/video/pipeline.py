@@ -7,6 +7,7 @@ import json
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -188,6 +189,7 @@ class OutputWorker:
         self._colored: tuple[np.ndarray, int, tuple[int, int], np.ndarray] | None = None
         self.error: BaseException | None = None
         self._queue: queue.Queue = queue.Queue(OUTPUT_QUEUE)
+        self._started = time.perf_counter()  # the logs' wall_s
         self._thread = threading.Thread(target=self._run, daemon=True, name="livecam-writer")
         self._thread.start()
 
@@ -231,6 +233,7 @@ class OutputWorker:
                 self._write(self.heatmap_sink, colored, item.frame.time_s)
         if self.log is not None:
             record = log_record(item, peak, render_s, self.timer.last("write"))
+            record["wall_s"] = round(time.perf_counter() - self._started, 4)
             self.log.write(json.dumps(record) + "\n")
         if self.keep_latest:
             self.latest = overlay
