@@ -314,3 +314,71 @@ def test_the_annotate_report_and_its_index_open_offline(samples, tmp_path, artif
         browser.save_screenshot(str(artifacts / "annotate-report.png"))
     finally:
         browser.quit()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_tensorboard_shows_what_the_callback_wrote(tmp_path, artifacts):
+    """The real TensorBoard (the wheel's own front end, offline) serving a
+    CamCallback run: the in-box scalar's card and the overlays render."""
+    import subprocess
+    import sys
+
+    from livecam.keras import CamCallback
+    from scenes import NAMES, single_disc_scenes
+    from test_keras_callback import disc_box, rgb, tiny_cnn
+
+    train, shown = single_disc_scenes(600, seed=31), single_disc_scenes(4, seed=32)
+    watch = CamCallback(
+        rgb(shown),
+        tmp_path,
+        classes=[s.discs[0].colour for s in shown],
+        boxes=[disc_box(s) for s in shown],
+        labels=NAMES,
+    )
+    labels = np.array([s.discs[0].colour for s in train])
+    tiny_cnn().fit(rgb(train), labels, epochs=3, verbose=0, callbacks=[watch])
+    port = free_port()
+    board = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp_path)),
+            *("--host", "127.0.0.1", "--port", str(port)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    browser = None
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        assert wait_for(lambda: _answers(url), 60), "TensorBoard did not start"
+        browser = chromium("--window-size=1300,1000")
+        browser.get(url + "#timeseries")
+        overlays = "return [...document.images].filter(i => i.src.includes('imageData'))"
+        assert wait_for(lambda: browser.execute_script(overlays + ".length") >= 2, 30)
+        assert wait_for(
+            lambda: all(browser.execute_script(overlays + ".map(i => i.naturalWidth > 0)")), 15
+        )
+        text = "return document.body.innerText"
+        assert wait_for(lambda: "energy_in_box" in browser.execute_script(text), 15)
+        browser.save_screenshot(str(artifacts / "tensorboard-cam.png"))
+    finally:
+        if browser is not None:
+            browser.quit()
+        board.terminate()
+        board.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
