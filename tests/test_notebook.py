@@ -69,3 +69,22 @@ def test_an_explanation_without_its_image_displays_as_text(lite0, samples):
     batch = np.zeros((1, *lite0.input_size, 3), np.uint8)
     bare = explainer.explain_batch(batch)[0]  # no frame kept: plain repr
     assert bare._repr_png_() is None and bare._repr_html_() is None
+
+
+def test_a_video_run_displays_its_figures_and_its_video(tmp_path):
+    from livecam.video.pipeline import RunSummary
+
+    summary = RunSummary(
+        source="clip <1>.mp4",
+        frames_out=60,
+        frames_written=60,
+        elapsed_s=2.0,
+        maps=15,
+        outputs=[tmp_path / "out.mp4", tmp_path / "frames.jsonl"],
+        warnings=["2 frames were unreadable"],
+    )
+    page = summary._repr_html_()
+    assert "clip &lt;1&gt;.mp4" in page  # escaped
+    assert "<td>60</td>" in page and "<td>15</td>" in page and "<td>30.0</td>" in page
+    assert page.count("<video") == 1 and "out.mp4" in page  # the log is no video
+    assert "<li>2 frames were unreadable</li>" in page
