@@ -99,13 +99,13 @@ def honest_run(tmp_path_factory):
     model = tiny_cnn()
     labels = np.array([s.discs[0].colour for s in train])
     model.fit(rgb(train), labels, batch_size=64, epochs=4, verbose=0, callbacks=[watch])
-    return watch, events(log_dir), videos
+    return watch, events(log_dir), videos, shown
 
 
 def test_the_overlays_reach_tensorboard_per_image_and_epoch(honest_run):
-    watch, summaries, _ = honest_run
-    for index in range(12):
-        steps = summaries[f"cam/image_{index}"]
+    watch, summaries, _, shown = honest_run
+    for index, scene in enumerate(shown):
+        steps = summaries[f"cam/image_{index}/{NAMES[scene.discs[0].colour]}"]
         assert sorted(steps) == [0, 1, 2, 3, 4]  # before training, then each epoch
         image = decoded(steps[4])
         assert image.shape == (160, 160, 3)  # enlarged from 32 px
@@ -113,7 +113,7 @@ def test_the_overlays_reach_tensorboard_per_image_and_epoch(honest_run):
 
 
 def test_the_in_box_scalars_rise_as_the_model_learns_to_look_at_the_disc(honest_run):
-    watch, summaries, _ = honest_run
+    watch, summaries, *_ = honest_run
     pointing = {step: float(v) for step, v in summaries["cam/pointing"].items()}
     energy = {step: float(v) for step, v in summaries["cam/energy_in_box"].items()}
     assert sorted(energy) == [0, 1, 2, 3, 4]
@@ -127,7 +127,7 @@ def test_the_in_box_scalars_rise_as_the_model_learns_to_look_at_the_disc(honest_
 def test_one_video_per_image_shows_its_map_across_epochs(honest_run):
     from livecam.video.sinks import readable_frames
 
-    _, summaries, videos = honest_run
+    _, summaries, videos, shown = honest_run
     assert sorted(p.name for p in videos.iterdir()) == sorted(
         f"cam_image_{i}.mp4" for i in range(12)
     )
@@ -138,8 +138,40 @@ def test_one_video_per_image_shows_its_map_across_epochs(honest_run):
     finally:
         capture.release()
     # the video's last frame is the last overlay sent to TensorBoard (lossy codec)
-    assert np.abs(frames[4].astype(int) - decoded(summaries["cam/image_0"][4])).mean() < 6
+    first = summaries[f"cam/image_0/{NAMES[shown[0].discs[0].colour]}"]
+    assert np.abs(frames[4].astype(int) - decoded(first[4])).mean() < 6
     assert np.abs(frames[4].astype(int) - frames[0].astype(int)).mean() > 6  # the map moved
+
+
+def test_top_classes_a_fixed_class_and_masks(tmp_path):
+    """Without classes, each image's top 2 at the time, tagged by class; one
+    class for every image; and masks instead of boxes for the scalars."""
+    from livecam.keras import CamCallback
+
+    train = single_disc_scenes(1500, seed=27)
+    shown = single_disc_scenes(8, seed=28)
+    images = rgb(shown)
+    masks = [s.mask > 0 for s in shown]
+    ranked = CamCallback(images, tmp_path, top=2, masks=masks, labels=NAMES, tag="top")
+    fixed = CamCallback(images, tmp_path, classes=0, labels=NAMES, tag="fixed")
+    model = tiny_cnn()
+    labels = np.array([s.discs[0].colour for s in train])
+    model.fit(rgb(train), labels, batch_size=64, epochs=4, verbose=0, callbacks=[ranked, fixed])
+    summaries = events(tmp_path)
+    predicted = model.predict(images, verbose=0)
+    for index in range(len(shown)):
+        at_the_end = {
+            tag.rsplit("/", 1)[1]
+            for tag, steps in summaries.items()
+            if tag.startswith(f"top/image_{index}/") and 4 in steps
+        }
+        assert at_the_end == {NAMES[c] for c in np.argsort(-predicted[index])[:2]}
+        fixed_tags = [t for t in summaries if t.startswith(f"fixed/image_{index}/")]
+        assert fixed_tags == [f"fixed/image_{index}/red"]
+    # the top-1 is the disc's colour once trained: its map is on the disc's pixels
+    assert float(summaries["top/pointing"][4]) >= 0.9
+    assert float(summaries["top/energy_in_box"][4]) > float(summaries["top/energy_in_box"][0])
+    assert "fixed/pointing" not in summaries  # no boxes, no masks: no scalars
 
 
 def test_a_shortcut_shows_as_maps_on_the_patch_not_on_the_object(tmp_path):
@@ -180,10 +212,19 @@ def test_bad_inputs_are_refused_naming_the_values(tmp_path):
         CamCallback(images, tmp_path, boxes=[(5, 5, 1, 9)] * 3)
     with pytest.raises(CallbackError, match="float32"):
         CamCallback(images.astype(np.float32), tmp_path)
+    with pytest.raises(CallbackError, match="boxes or masks, not both"):
+        CamCallback(images, tmp_path, boxes=[(0, 0, 1, 1)] * 3, masks=[images[0, ..., 0] > 0] * 3)
+    with pytest.raises(CallbackError, match=r"a mask is \[8, 8\]; the images are 32x32"):
+        CamCallback(images, tmp_path, masks=[np.ones((8, 8), bool)] * 3)
+    with pytest.raises(CallbackError, match="only without classes"):
+        CamCallback(images, tmp_path, classes=[0, 1, 2], top=2)
     model = tiny_cnn()
     wrong_size = CamCallback(np.zeros((3, 40, 40, 3), np.uint8), tmp_path)
     with pytest.raises(CallbackError, match=r"the images are 40x40; model .* takes 32x32"):
         model.fit(images, np.zeros(3), epochs=1, verbose=0, callbacks=[wrong_size])
+    no_such_class = CamCallback(images, tmp_path, classes=7)
+    with pytest.raises(CallbackError, match="class 7 does not exist: the model has 3"):
+        model.fit(images, np.zeros(3), epochs=1, verbose=0, callbacks=[no_such_class])
 
 
 def test_mixed_bfloat16_training_on_a_tf_data_pipeline(tmp_path):

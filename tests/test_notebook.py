@@ -47,7 +47,7 @@ def test_the_quickstart_notebook_runs_offline():
     shown = outputs_of(code[0])
     assert "fox squirrel" in shown
     strip = embedded_images(shown)
-    assert len(strip) == 1 and strip[0].shape[1] > 3 * 100  # three overlays side by side
+    assert len(strip) == 1 and strip[0].shape[1] > 4 * 100  # 3 overlays and the heatmap
     compared = outputs_of(code[1])
     for method in ("gradcam", "gradcam++", "layercam", "scorecam"):
         assert f"{method} -> " in compared

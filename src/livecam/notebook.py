@@ -19,7 +19,7 @@ import numpy as np
 from livecam.cam.targets import top as top_targets
 from livecam.explain import Explainer, Explanation
 from livecam.frames import read_image
-from livecam.render import encode_png, side_by_side
+from livecam.render import HeatmapRenderer, encode_png, side_by_side
 from livecam.video.pipeline import RunSummary
 
 # A notebook shows a strip of overlays; wider ones are shrunk to this.
@@ -31,7 +31,10 @@ def png_data_uri(image_bgr: np.ndarray) -> str:
 
 
 def _strip(explanation: Explanation) -> np.ndarray:
-    strip = side_by_side(explanation.overlays())
+    """Each explained class's overlay, then the first one's heatmap alone."""
+    height, width = explanation.image.shape[:2]
+    heatmap = HeatmapRenderer().colorize(explanation.targets[0].heatmap, width, height)
+    strip = side_by_side([*explanation.overlays(), heatmap])
     if strip.shape[1] > MAX_WIDTH_PX:
         scale = MAX_WIDTH_PX / strip.shape[1]
         strip = cv2.resize(strip, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -39,7 +42,7 @@ def _strip(explanation: Explanation) -> np.ndarray:
 
 
 def explanation_png(explanation: Explanation) -> bytes | None:
-    """The overlays side by side, or None without an image or a target."""
+    """The overlays and the heatmap side by side, or None without an image or a target."""
     if explanation.image is None or not explanation.targets:
         return None
     return encode_png(_strip(explanation))

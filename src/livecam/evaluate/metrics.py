@@ -49,18 +49,34 @@ def pointing_hit(
 
 
 def energy_in_boxes(heatmap: np.ndarray, boxes: Sequence[Box], width: int, height: int) -> float:
-    """The share of the map's energy (its sum, at image resolution, clipped at
-    zero) inside the boxes: the Score-CAM paper's energy-based pointing game.
-    An all-zero map has none inside."""
-    full = np.clip(upsample(heatmap, width, height), 0.0, None)
-    total = float(full.sum())
-    if total <= 0.0:
-        return 0.0
+    """The share of the map's energy inside the boxes (see :func:`energy_in_mask`):
+    the Score-CAM paper's energy-based pointing game."""
+    return energy_in_mask(heatmap, boxes_mask(boxes, width, height))
+
+
+def boxes_mask(boxes: Sequence[Box], width: int, height: int) -> np.ndarray:
+    """Boolean ``[height, width]``: the pixels whose centre lies in a box."""
     ys, xs = np.mgrid[0:height, 0:width] + 0.5  # pixel centres, as pointing_hit
-    inside = np.zeros(full.shape, bool)
+    inside = np.zeros((height, width), bool)
     for box in boxes:
         inside |= (xs >= box.x) & (xs <= box.x + box.w) & (ys >= box.y) & (ys <= box.y + box.h)
-    return float(full[inside].sum() / total)
+    return inside
+
+
+def energy_in_mask(heatmap: np.ndarray, mask: np.ndarray) -> float:
+    """The share of the map's energy (its sum at the mask's resolution,
+    clipped at zero) on the mask's pixels; an all-zero map has none there."""
+    height, width = mask.shape
+    full = np.clip(upsample(heatmap, width, height), 0.0, None)
+    total = float(full.sum())
+    return float(full[mask].sum() / total) if total > 0.0 else 0.0
+
+
+def peak_in_mask(heatmap: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the map's maximum, at the mask's resolution, is on the mask."""
+    height, width = mask.shape
+    full = upsample(heatmap, width, height)
+    return bool(mask.flat[int(np.argmax(full))])
 
 
 def _order(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
