@@ -264,24 +264,30 @@ def loaded_images(browser) -> list[int]:
     return browser.execute_script("return [...document.images].map(i => i.naturalWidth)")
 
 
-def test_the_eval_report_opens_offline_with_every_picture(eval_run, artifacts):
+def check_report_page(browser, sections: list[str], images: int, screenshot: Path) -> None:
+    """The page shows these sections, in order, and every one of its
+    ``images`` pictures loaded; then a screenshot."""
     from selenium.webdriver.common.by import By
 
+    assert [h.text for h in browser.find_elements(By.TAG_NAME, "h2")] == sections
+    widths = loaded_images(browser)
+    assert len(widths) == images and all(w > 0 for w in widths), widths
+    browser.save_screenshot(str(screenshot))
+
+
+def test_the_eval_report_opens_offline_with_every_picture(eval_run, artifacts):
     _, report = eval_run
     browser = chromium("--window-size=1100,2400")
     try:
         browser.get(report.as_uri())
-        titles = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
-        assert titles == [
+        sections = [
             "Scores",
             "Deletion and insertion",
             "Pointing per class",
             "ROAD per threshold",
             "Maps by method",
         ]
-        widths = loaded_images(browser)
-        assert len(widths) == 5 and all(w > 0 for w in widths), widths
-        browser.save_screenshot(str(artifacts / "eval-report.png"))
+        check_report_page(browser, sections, 5, artifacts / "eval-report.png")
     finally:
         browser.quit()
 
@@ -301,17 +307,14 @@ def test_the_annotate_report_and_its_index_open_offline(samples, tmp_path, artif
     try:
         browser.get((tmp_path / "index.html").as_uri())
         browser.find_element(By.LINK_TEXT, "moving_monarch.livecam.mp4").click()
-        titles = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
-        assert titles == [
+        sections = [
             "Summary",
             "Top classes over time",
             "Peak trajectory",
             "Maps and frames per second",
             "Contact sheet",
         ]
-        widths = loaded_images(browser)
-        assert len(widths) == 4 and all(w > 0 for w in widths), widths
-        browser.save_screenshot(str(artifacts / "annotate-report.png"))
+        check_report_page(browser, sections, 4, artifacts / "annotate-report.png")
     finally:
         browser.quit()
 
