@@ -420,6 +420,12 @@ def numpy_map(method, probe, i):
         return (np.maximum(G, 0) * A).sum(-1)
     if method == "eigencam":
         return projection(A)
+    if method == "fem":
+        mean, std = A.mean(axis=(0, 1)), A.std(axis=(0, 1))
+        threshold = mean + 2 * std
+        return ((threshold < A) * mean).sum(-1)
+    if method == "kpcacam":
+        return kernel_pca(A)
     if method == "eigengradcam":
         return projection(G * A)
     if method == "ablationcam":
@@ -447,7 +453,26 @@ def numpy_map(method, probe, i):
     raise AssertionError(method)
 
 
+def kernel_pca(A):
+    """scikit-learn's KernelPCA(n_components=1, kernel="sigmoid") on the centred
+    positions, in numpy; the sign set by the activations' mass."""
+    flat = A.reshape(-1, A.shape[-1])
+    flat = flat - flat.mean(axis=0)
+    kernel = np.tanh(flat @ flat.T / A.shape[-1] + 1.0)
+    n = len(kernel)
+    ones = np.full((n, n), 1.0 / n)
+    centred = kernel - ones @ kernel - kernel @ ones + ones @ kernel @ ones
+    values, vectors = np.linalg.eigh(centred)
+    component = vectors[:, -1] * np.sqrt(max(values[-1], 0.0))
+    mass = A.reshape(-1, A.shape[-1]).sum(axis=1)
+    if (component * (mass - mass.mean())).sum() < 0:
+        component = -component
+    return component.reshape(A.shape[:2])
+
+
 FORMULAS = [
+    "fem",
+    "kpcacam",
     "gradcam",
     "hirescam",
     "gradcam-elementwise",
@@ -478,6 +503,29 @@ def test_every_method_is_traced_once_for_a_whole_video(tiny, method):
         out = engine(rng.integers(0, 256, (size, 32, 32, 3), dtype=np.uint8))
         assert out.maps.shape[0] == size and np.isfinite(out.maps).all()
     assert engine.trace_count == 1
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_a_batch_of_eight_gives_the_maps_of_eight_single_calls(tiny, method):
+    engine = CamEngine(tiny, method)
+    images = np.random.default_rng(5).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    batched = engine(images, [ClassTarget(1)]).maps
+    single = np.concatenate([engine(images[i : i + 1], [ClassTarget(1)]).maps for i in range(8)])
+    np.testing.assert_allclose(batched, single, atol=1e-4)
+
+
+def test_randomcam_weights_channels_at_random_and_the_same_every_time(probe):
+    import tensorflow as tf
+
+    engine = CamEngine(probe["bundle"], "randomcam")
+    first = engine(probe["images"], [ClassTarget(0)]).maps
+    again = engine(probe["images"][::-1].copy(), [ClassTarget(3)]).maps[::-1]
+    np.testing.assert_allclose(first, again, atol=1e-6)  # no class, no batch, no call effect
+    weights = tf.random.stateless_uniform([8], (20, 19), minval=-1.0, maxval=1.0).numpy()
+    assert np.abs(weights).max() <= 1 and (weights < 0).any() and (weights > 0).any()
+    for i in range(len(probe["images"])):
+        expected = np.maximum((probe["A"][i] * weights).sum(-1), 0)
+        assert corr(first[i, 0], expected / expected.max()) >= 0.999
 
 
 def test_eigencam_is_never_inverted(probe):

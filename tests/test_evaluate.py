@@ -49,6 +49,20 @@ def test_energy_in_boxes_by_hand():
     assert m.energy_in_boxes(np.zeros((8, 8)), [Box(0, 0, 8, 8)], 8, 8) == 0.0
 
 
+def test_average_drop_and_increase_in_confidence_by_hand():
+    # The map keeps the object whole: the confidence neither drops nor rises.
+    assert m.drop_and_increase(IMAGE, PERFECT, 0, object_intact) == (0.0, False)
+    # The inverted map blacks the object out: all confidence is lost.
+    assert m.drop_and_increase(IMAGE, 1 - PERFECT, 0, object_intact) == (1.0, False)
+    # Half the object kept at full weight: half the confidence dropped.
+    half = PERFECT.copy()
+    half[4:, :] = 0.0
+    drop, _ = m.drop_and_increase(IMAGE, half, 0, object_intact)
+    assert drop == pytest.approx(0.5)
+    # Class 1 (the share of the object missing) gains when the object is masked.
+    assert m.drop_and_increase(IMAGE, 1 - PERFECT, 1, object_intact)[1] is True
+
+
 def test_deletion_and_insertion_auc_by_hand():
     # Steps of a quarter: deletion keeps 1, 1/2, 0, 0, 0 of the object -> AUC 1/4;
     # insertion puts it back 0, 1/2, 1, 1, 1 -> AUC 3/4 (trapezoids of width 1/4).
@@ -178,6 +192,23 @@ def test_gradcam_points_at_the_objects_far_better_than_the_centre(samples, lite0
     assert gradcam["pointing"] > report.baselines["random"]["pointing"]
 
 
+def test_randomcam_loses_to_the_centre_baseline_and_to_gradcam(samples, lite0):
+    from livecam.evaluate import evaluate
+
+    dataset = load_annotations(samples / "eval" / "instances.json", samples / "eval")
+    chosen = ["pointing", "energy", "drop", "increase"]
+    report = evaluate(dataset, lite0, ["randomcam", "gradcam"], chosen)
+    random_weights, gradcam = report.methods["randomcam"], report.methods["gradcam"]
+    assert random_weights["pointing"] < report.baselines["centre"]["pointing"], report.methods
+    assert any("randomcam: pointing" in flag for flag in report.flagged)
+    # Grad-CAM wins on every metric: more of its map on the object, and
+    # keeping only what it shows keeps more of the class's confidence
+    assert gradcam["pointing"] > random_weights["pointing"]
+    assert gradcam["energy"] > random_weights["energy"]
+    assert gradcam["drop"] < random_weights["drop"]
+    assert gradcam["increase"] > random_weights["increase"]
+
+
 def test_eval_cli_json_has_every_field(eval_run):
     report, _ = eval_run
     assert report["images"] == 2 and set(report["methods"]) == {"gradcam", "eigencam"}
@@ -188,8 +219,12 @@ def test_eval_cli_json_has_every_field(eval_run):
             "deletion_auc",
             "insertion_auc",
             "road",
+            "energy",
+            "drop",
+            "increase",
             "ms_per_image",
         }
+        assert 0 <= scores["energy"] <= 1 and 0 <= scores["drop"] <= 100
         assert 0 <= scores["pointing"] <= 1 and 0 <= scores["deletion_auc"] <= 1
     assert report["methods"]["gradcam"]["ms_per_image"] > 0
     curves = report["methods"]["gradcam"]
@@ -220,6 +255,9 @@ def test_the_eval_report_shows_the_same_numbers_as_the_json(eval_run):
         f"{gradcam['deletion_auc']:.4f}",
         f"{gradcam['insertion_auc']:.4f}",
         f"{gradcam['road']:.4f}",
+        f"{gradcam['energy']:.3f}",
+        f"{gradcam['drop']:.1f}",
+        f"{gradcam['increase']:.1f}",
         f"{gradcam['ms_per_image']:.1f}",
     ]
     assert by_name["(random)"][-1] == "-"  # a baseline has no time

@@ -19,11 +19,14 @@ from livecam.cam.ablationcam import AblationCam
 from livecam.cam.base import CamInputs, CamMethod, first_component
 from livecam.cam.class_activation import ClassActivationMap
 from livecam.cam.eigencam import EigenCam, EigenGradCam
+from livecam.cam.fem import Fem
 from livecam.cam.gradcam import GradCam
 from livecam.cam.gradcam_elementwise import GradCamElementwise
 from livecam.cam.gradcam_plus_plus import GradCamPlusPlus
 from livecam.cam.hirescam import HiResCam
+from livecam.cam.kpcacam import KpcaCam
 from livecam.cam.layercam import LayerCam
+from livecam.cam.randomcam import RandomCam
 from livecam.cam.scorecam import ScoreCam
 from livecam.cam.targets import Target, encode, top
 from livecam.cam.xgradcam import XGradCam
@@ -47,6 +50,9 @@ METHODS: dict[str, type[CamMethod]] = {
         EigenGradCam,
         ScoreCam,
         AblationCam,
+        Fem,
+        KpcaCam,
+        RandomCam,
     )
 }
 SCORES = ("logit", "probability")

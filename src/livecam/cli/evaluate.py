@@ -38,7 +38,9 @@ def evaluate_command(
     ] = None,
     metrics: Annotated[
         Optional[list[str]],
-        typer.Option(help="pointing, deletion, insertion, road (default: all)."),
+        typer.Option(
+            help="pointing, energy, deletion, insertion, road, drop, increase (default: all)."
+        ),
     ] = None,
     class_map: Annotated[
         Optional[Path],
@@ -69,8 +71,9 @@ def evaluate_command(
     aug_smooth: opt.AugSmooth = False,
     max_channels: opt.MaxChannels = None,
 ) -> None:
-    """Score CAM methods on labelled images: the pointing game, deletion and
-    insertion AUC, ROAD, and the time per image, beside the centre and random
+    """Score CAM methods on labelled images: the pointing game, the energy in
+    the boxes, deletion and insertion AUC, ROAD, Average Drop and Increase in
+    Confidence, and the time per image, beside the centre and random
     baselines. Each annotated class is explained (not the top-1).
 
     Examples:

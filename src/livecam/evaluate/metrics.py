@@ -198,6 +198,25 @@ def road_curves(
     return scores[:, 0], scores[:, 1]
 
 
+def drop_and_increase(
+    image: np.ndarray, heatmap: np.ndarray, class_index: int, probabilities: Probabilities
+) -> tuple[float, bool]:
+    """Average Drop and Increase in Confidence, for one image (Chattopadhyay et
+    al., WACV 2018, Grad-CAM++): the class probability Y on the image and O on
+    the image times its map (upsampled, in [0, 1]); the drop is
+    max(0, Y - O) / Y, and confidence increases when O > Y.
+
+    Args:
+        image: RGB uint8 at the model's input size.
+    """
+    height, width = image.shape[:2]
+    weights = np.clip(upsample(heatmap, width, height), 0.0, 1.0)[..., None]
+    masked = np.round(image.astype(np.float32) * weights).astype(np.uint8)
+    original, explained = probabilities(np.stack([image, masked]))[:, class_index]
+    drop = max(0.0, float(original - explained)) / float(original) if original > 0 else 0.0
+    return drop, bool(explained > original)
+
+
 def centre_map(size: tuple[int, int]) -> np.ndarray:
     """The centre baseline: a Gaussian bump in the middle of the grid."""
     height, width = size

@@ -17,7 +17,7 @@ from livecam.explain import MethodOptions
 from livecam.frames import as_bgr8, prepare, read_image
 from livecam.models import LoadedModel
 
-METRICS = ("pointing", "deletion", "insertion", "road")
+METRICS = ("pointing", "energy", "deletion", "insertion", "road", "drop", "increase")
 BASELINES = ("centre", "random")
 CHUNK = 32  # perturbed images per model call
 EXAMPLES = 6  # targets whose maps by every method the report shows
@@ -27,6 +27,9 @@ SCORE_COLUMNS = (
     ("deletion_auc", "deletion", ".4f"),
     ("insertion_auc", "insertion", ".4f"),
     ("road", "ROAD", ".4f"),
+    ("energy", "energy", ".3f"),
+    ("drop", "drop %", ".1f"),
+    ("increase", "incr. %", ".1f"),
     ("ms_per_image", "ms/image", ".1f"),
 )
 ProgressCallback = Callable[[int, int], None]
@@ -66,6 +69,9 @@ class Tally:
     insertion: list[np.ndarray] = field(default_factory=list)
     road_morf: list[np.ndarray] = field(default_factory=list)  # per percentile
     road_lerf: list[np.ndarray] = field(default_factory=list)
+    energy: list[float] = field(default_factory=list)  # share of the map in the boxes
+    drops: list[float] = field(default_factory=list)
+    increases: list[bool] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -89,6 +95,9 @@ class Tally:
             "deletion_auc": mean([metrics.area_under(c) for c in self.deletion]),
             "insertion_auc": mean([metrics.area_under(c) for c in self.insertion]),
             "road": mean([float(np.mean(r)) for r in road]),
+            "energy": mean(self.energy),
+            "drop": round(100 * float(np.mean(self.drops)), 2) if self.drops else None,
+            "increase": round(100 * float(np.mean(self.increases)), 2) if self.increases else None,
             "ms_per_image": round(float(np.mean(self.seconds)) * 1000, 1) if self.seconds else None,
             "deletion_curve": mean_curve(self.deletion),
             "insertion_curve": mean_curve(self.insertion),
@@ -174,6 +183,14 @@ def _score(tally, heatmap, target, size, model_image, chosen, probabilities, see
             tally.deletion.append(deletion)
         if "insertion" in chosen:
             tally.insertion.append(insertion)
+    if "energy" in chosen:
+        tally.energy.append(metrics.energy_in_boxes(heatmap, target.boxes, width, height))
+    if "drop" in chosen or "increase" in chosen:
+        drop, increase = metrics.drop_and_increase(
+            model_image, heatmap, target.index, probabilities
+        )
+        tally.drops.append(drop)
+        tally.increases.append(increase)
     if "road" in chosen:
         morf, lerf = metrics.road_curves(model_image, heatmap, target.index, probabilities, seed)
         tally.road_morf.append(morf)
@@ -242,7 +259,15 @@ def evaluate(
 
 def _flags(results: dict, baselines: dict) -> list[str]:
     """Methods that do worse than a baseline on a metric (a tie is not flagged)."""
-    better = {"pointing": max, "insertion_auc": max, "road": max, "deletion_auc": min}
+    better = {
+        "pointing": max,
+        "energy": max,
+        "insertion_auc": max,
+        "road": max,
+        "deletion_auc": min,
+        "drop": min,
+        "increase": max,
+    }
     flags = []
     for name, scores in results.items():
         for metric, best in better.items():
