@@ -285,6 +285,7 @@ def test_the_eval_report_opens_offline_with_every_picture(eval_run, artifacts):
             "Deletion and insertion",
             "Pointing per class",
             "ROAD per threshold",
+            "Sanity check",
             "Maps by method",
         ]
         check_report_page(browser, sections, 5, artifacts / "eval-report.png")

@@ -258,11 +258,13 @@ def test_the_eval_report_shows_the_same_numbers_as_the_json(eval_run):
         f"{gradcam['energy']:.3f}",
         f"{gradcam['drop']:.1f}",
         f"{gradcam['increase']:.1f}",
+        f"{gradcam['sanity']:.2f}",
         f"{gradcam['ms_per_image']:.1f}",
     ]
     assert by_name["(random)"][-1] == "-"  # a baseline has no time
     for section in (
         "scores",
+        "sanity-check",
         "deletion-and-insertion",
         "pointing-per-class",
         "road-per-threshold",
@@ -291,3 +293,57 @@ def test_eval_cli_rejects_unknown_metrics_and_missing_annotations(samples, tmp_p
         ],
     )
     assert result.exit_code == 1 and "unknown metric ['accuracy']" in result.stderr
+
+
+# The sanity check ---------------------------------------------------------------
+
+
+def test_rank_correlation_and_ssim_by_hand():
+    from livecam.evaluate import sanity
+
+    ramp = np.arange(16, dtype=np.float32).reshape(4, 4) / 15
+    assert sanity.spearman(ramp, ramp**2) == pytest.approx(1.0)  # same order
+    assert sanity.spearman(ramp, 1 - ramp) == pytest.approx(-1.0)
+    assert sanity.spearman(ramp, np.zeros((4, 4))) == 0.0  # no order to compare
+    ties = np.array([0, 0, 1, 1], np.float32)
+    # ranks 0.5 0.5 2.5 2.5 against 0.5 0.5 2 3: r = 4 / (2 * sqrt(4.5))
+    assert sanity.spearman(ties, np.array([0, 0, 2, 3])) == pytest.approx(4 / (2 * np.sqrt(4.5)))
+    assert sanity.ssim(ramp, ramp) == pytest.approx(1.0)
+    assert sanity.ssim(ramp, 1 - ramp) < 0
+
+
+def test_the_sanity_check_flags_a_map_that_ignores_the_model(samples, lite0, monkeypatch):
+    """Cascading randomisation from the top (Adebayo et al.): Grad-CAM's maps
+    change once the head is random; the input's edges, which ignore the
+    model, do not, and are flagged. The copies are made once, not per image."""
+    import keras
+    import tensorflow as tf
+
+    from livecam.cam import METHODS
+    from livecam.cam.base import CamMethod
+    from livecam.evaluate import evaluate
+
+    class InputEdges(CamMethod):
+        name = "input-edges"
+        paper = "none: a model-free stand-in"
+        uses_gradients = False
+
+        def weighted(self, inputs):
+            grey = tf.reduce_mean(inputs.images, axis=-1, keepdims=True)
+            magnitude = tf.norm(tf.image.sobel_edges(grey), axis=-1)
+            return tf.image.resize(magnitude, tf.shape(inputs.activations)[1:3], "area")
+
+    monkeypatch.setitem(METHODS, "input-edges", InputEdges)
+    clones = []
+    clone_model = keras.models.clone_model
+    monkeypatch.setattr(keras.models, "clone_model", lambda m: clones.append(m) or clone_model(m))
+    dataset = load_annotations(samples / "eval" / "instances.json", samples / "eval")
+    report = evaluate(dataset, lite0, ["gradcam", "input-edges"], ["sanity"], limit=3)
+    assert len(clones) == 3  # one copy per cascade step, for all the images
+    assert report.sanity_layers[0] == ["predictions"]  # the head first
+    assert [len(names) for names in report.sanity_layers] == [1, 2, 3]
+    gradcam, edges = report.methods["gradcam"], report.methods["input-edges"]
+    assert gradcam["sanity_spearman"][0] < 0.3 and gradcam["sanity_ssim"][0] < 0.5
+    assert edges["sanity_spearman"] == [1.0, 1.0, 1.0]
+    flagged = [flag.split(":")[0] for flag in report.flagged]
+    assert "input-edges" in flagged and "gradcam" not in flagged

@@ -12,6 +12,7 @@ import numpy as np
 
 from livecam.evaluate import metrics
 from livecam.evaluate.runner import SCORE_COLUMNS, EvalReport, Example
+from livecam.evaluate.sanity import FLAG_SPEARMAN
 from livecam.frames import as_bgr8, read_image
 from livecam.outputs import write_text
 from livecam.plots import BASELINE_STYLE, Section, figure_png, img_tag, page, pyplot, table
@@ -54,12 +55,34 @@ def render_report(report: EvalReport) -> str:
                 "higher is better.",
             )
         )
+    if report.sanity_layers:
+        sections.append(
+            Section(
+                "Sanity check",
+                _sanity(report),
+                "Rank correlation (Spearman) and SSIM between each method's maps and its maps "
+                "once the top layers are random (cascading, Adebayo et al.): a method that "
+                f"stays above {FLAG_SPEARMAN} with the head random is flagged.",
+            )
+        )
     if report.examples:
         grid = "".join(
             img_tag(_example_row(e), f"{e.category} by every method") for e in report.examples
         )
         sections.append(Section("Maps by method", grid, "The annotated box in white."))
     return page(f"livecam eval: {report.images} images", sections, report.to_json())
+
+
+def _sanity(report: EvalReport) -> str:
+    steps = [" + ".join(names) for names in report.sanity_layers]
+    header = ["method", *(f"{s} random: Spearman / SSIM" for s in steps)]
+    rows = []
+    for name, scores in report.methods.items():
+        pairs = zip(
+            scores.get("sanity_spearman") or [], scores.get("sanity_ssim") or [], strict=True
+        )
+        rows.append([name, *(f"{rho:.2f} / {likeness:.2f}" for rho, likeness in pairs)])
+    return table(rows, header)
 
 
 def _flags_note(report: EvalReport) -> str:

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from livecam.cam import CamEngine, ClassTarget
-from livecam.evaluate import metrics
+from livecam.evaluate import metrics, sanity
 from livecam.evaluate.annotations import Box, Dataset, map_categories
 from livecam.explain import MethodOptions
 from livecam.frames import as_bgr8, prepare, read_image
 from livecam.models import LoadedModel
 
-METRICS = ("pointing", "energy", "deletion", "insertion", "road", "drop", "increase")
+METRICS = ("pointing", "energy", "deletion", "insertion", "road", "drop", "increase", "sanity")
 BASELINES = ("centre", "random")
 CHUNK = 32  # perturbed images per model call
 EXAMPLES = 6  # targets whose maps by every method the report shows
@@ -30,6 +30,7 @@ SCORE_COLUMNS = (
     ("energy", "energy", ".3f"),
     ("drop", "drop %", ".1f"),
     ("increase", "incr. %", ".1f"),
+    ("sanity", "sanity", ".2f"),
     ("ms_per_image", "ms/image", ".1f"),
 )
 ProgressCallback = Callable[[int, int], None]
@@ -70,6 +71,9 @@ class Tally:
     road_morf: list[np.ndarray] = field(default_factory=list)  # per percentile
     road_lerf: list[np.ndarray] = field(default_factory=list)
     energy: list[float] = field(default_factory=list)  # share of the map in the boxes
+    # per target, per randomised copy: the map's likeness to the trained model's
+    sanity_spearman: list[list[float]] = field(default_factory=list)
+    sanity_ssim: list[list[float]] = field(default_factory=list)
     drops: list[float] = field(default_factory=list)
     increases: list[bool] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
@@ -103,6 +107,10 @@ class Tally:
             "insertion_curve": mean_curve(self.insertion),
             "road_morf": mean_curve(self.road_morf),
             "road_lerf": mean_curve(self.road_lerf),
+            # the rank correlation with the maps once the top layer is random
+            "sanity": mean([steps[0] for steps in self.sanity_spearman]),
+            "sanity_spearman": mean_curve(self.sanity_spearman),
+            "sanity_ssim": mean_curve(self.sanity_ssim),
         }
 
 
@@ -127,6 +135,7 @@ class EvalReport:
     baselines: dict[str, dict]
     flagged: list[str]
     problems: list[str]
+    sanity_layers: list[list[str]] = field(default_factory=list)  # randomised, per step
     examples: list[Example] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -216,6 +225,11 @@ def evaluate(
     """
     options = method_options or MethodOptions()
     engines = {name: CamEngine(model, name, **asdict(options.for_method(name))) for name in methods}
+    copies = sanity.randomised_copies(model) if "sanity" in chosen_metrics else []
+    randomised = {
+        name: [CamEngine(copy, name, **asdict(options.for_method(name))) for _, copy in copies]
+        for name in methods
+    }
     probabilities = ClassProbabilities(model)
     mapping, problems = map_categories(dataset.categories, model.labels, class_map)
     problems = [*dataset.problems, *problems]
@@ -237,6 +251,8 @@ def evaluate(
                 name: _timed_maps(engine, model_image, wanted, tallies[name])
                 for name, engine in engines.items()
             }
+            for name, heatmaps in maps.items():
+                _check_sanity(tallies[name], heatmaps, randomised[name], model_image, wanted)
             for k, target in enumerate(targets[: EXAMPLES - len(examples)]):
                 chosen_maps = {name: heatmaps[k] for name, heatmaps in maps.items()}
                 examples.append(Example(labelled.path, target.category, target.boxes, chosen_maps))
@@ -253,8 +269,32 @@ def evaluate(
     baselines = {name: tallies[name].summary() for name in BASELINES}
     for summary in baselines.values():
         summary["ms_per_image"] = None
-    flags = _flags(results, baselines)
-    return EvalReport(len(images), classes, results, baselines, flags, problems, examples)
+    layers = [names for names, _ in copies]
+    flags = _flags(results, baselines) + _sanity_flags(results, layers)
+    return EvalReport(len(images), classes, results, baselines, flags, problems, layers, examples)
+
+
+def _check_sanity(tally, heatmaps, randomised: list[CamEngine], model_image, wanted) -> None:
+    """Each target's map against the maps of the randomised copies."""
+    if not randomised:
+        return
+    others = [engine(model_image[None], wanted).maps[0] for engine in randomised]
+    for k, heatmap in enumerate(heatmaps):
+        tally.sanity_spearman.append([sanity.spearman(heatmap, o[k]) for o in others])
+        tally.sanity_ssim.append([sanity.ssim(heatmap, o[k]) for o in others])
+
+
+def _sanity_flags(results: dict, layers: list[list[str]]) -> list[str]:
+    """Methods whose maps stay alike once the top layer is random."""
+    flags = []
+    for name, scores in results.items():
+        likeness = scores.get("sanity_spearman")
+        if likeness and likeness[0] >= sanity.FLAG_SPEARMAN:
+            flags.append(
+                f"{name}: its maps stay alike (Spearman {likeness[0]:.2f}) once {layers[0][0]} "
+                "is random: they do not follow the model's decision"
+            )
+    return flags
 
 
 def _flags(results: dict, baselines: dict) -> list[str]:
