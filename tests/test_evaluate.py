@@ -347,3 +347,29 @@ def test_the_sanity_check_flags_a_map_that_ignores_the_model(samples, lite0, mon
     assert edges["sanity_spearman"] == [1.0, 1.0, 1.0]
     flagged = [flag.split(":")[0] for flag in report.flagged]
     assert "input-edges" in flagged and "gradcam" not in flagged
+
+
+def test_randomised_batch_norm_variances_stay_variances():
+    """A head of conv + batch norm + dense: the copies' maps stay finite."""
+    import keras
+
+    from conftest import bundle_of
+    from livecam.cam import CamEngine
+    from livecam.evaluate import sanity
+
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
+    spread = np.array([0.01] * 6 + [2.0, 2.0], np.float32)  # re-drawn as N(0.5, 0.86)
+    model.get_layer("bn").moving_variance.assign(spread)
+    bundle = bundle_of(model, layer="bn")
+    copies = sanity.randomised_copies(bundle)
+    assert [names for names, _ in copies] == [["head"], ["head", "bn"], ["head", "bn", "conv"]]
+    variance = copies[1][1].model.get_layer("bn").moving_variance.numpy()
+    assert (variance >= 0).all() and not np.allclose(variance, spread)  # re-drawn, still >= 0
+    images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    for _, copy in copies:
+        assert np.isfinite(CamEngine(copy)(images).maps).all()

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from livecam.errors import ModelError
 from livecam.models import LoadedModel
 
 STEPS = 3  # randomised copies: the top 1, 2 and 3 weighted layers
@@ -43,7 +44,13 @@ def randomised_copies(
     top_down = list(reversed(weighted_layers(bundle.model)))
     copies = []
     for step in range(1, min(steps, len(top_down)) + 1):
-        copy = keras.models.clone_model(bundle.model)
+        try:
+            copy = keras.models.clone_model(bundle.model)
+        except (ValueError, TypeError, NotImplementedError) as exc:
+            raise ModelError(
+                f"the sanity check randomises copies of model {bundle.name!r}, which Keras "
+                f"cannot copy: {exc}"
+            ) from None
         copy.set_weights(bundle.model.get_weights())
         originals = top_down[:step]
         randomised = {layer.name for layer in originals}
@@ -56,8 +63,13 @@ def randomised_copies(
 
 
 def _redrawn(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random weights like these; never negative where none were (a batch
+    norm's variance must stay a variance)."""
     spread = float(weights.std()) or 0.05
-    return rng.normal(float(weights.mean()), spread, weights.shape).astype(weights.dtype)
+    drawn = rng.normal(float(weights.mean()), spread, weights.shape)
+    if (weights >= 0).all():
+        drawn = np.abs(drawn)
+    return drawn.astype(weights.dtype)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
