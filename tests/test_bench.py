@@ -84,6 +84,8 @@ def test_bench_json_smoke_has_every_field(samples, tmp_path):
         assert entry["traces"] == 1
         assert entry["warmup_s"] > 0 and entry["cam_fps"] > 0 and entry["pipeline_fps"] > 0
         assert {"p50", "p95", "p99"} <= set(entry["cam_ms"])
+        assert entry["forward_ms"]["p50"] > 0  # the bare forward pass, timed beside
+        assert entry["beyond_forward_ms"] == entry["cam_ms"]["p50"] - entry["forward_ms"]["p50"]
         for stage in ("read_wait", "preprocess", "cam", "render", "write"):
             assert {"p50", "p95", "p99"} <= set(entry["pipeline_stages_ms"][stage])
         assert entry["peak_rss_mb"] > 100
@@ -95,6 +97,14 @@ def test_bench_json_smoke_has_every_field(samples, tmp_path):
             assert "not installed" in tkv["skipped"]
         else:
             assert tkv["fps"] > 0 and tkv["correlation"] > 0.999
+
+
+def test_method_all_is_every_method_in_order():
+    from livecam.cam import METHODS
+    from livecam.cli.bench import _methods
+
+    assert _methods(["all"]) == list(METHODS) and len(METHODS) == 14
+    assert _methods(["layercam", "gradcam"]) == ["layercam", "gradcam"]
 
 
 def test_bench_rejects_bad_options():

@@ -63,6 +63,8 @@ class BenchResult:
     traces: int = 0
     cam_ms: dict[str, float] = field(default_factory=dict)
     cam_fps: float = 0.0
+    forward_ms: dict[str, float] = field(default_factory=dict)  # the bare compiled forward pass
+    beyond_forward_ms: float = 0.0  # cam p50 - forward p50, per frame
     pipeline_fps: float = 0.0
     pipeline_stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     pipeline_vs_cam: float = 0.0
@@ -225,8 +227,10 @@ def bench_config(
     frames: list[np.ndarray],
     baselines: tuple[str, ...] = (),
     source: str | None = None,
+    pipeline: bool = True,
 ) -> BenchResult:
-    """Benchmark one configuration on ``frames``.
+    """Benchmark one configuration on ``frames`` (the pipeline too, unless
+    ``pipeline`` is False: then its figures stay 0).
 
     The warm-up (tracing the step) is timed apart; then the CAM step alone,
     then the threaded pipeline (decode -> CAM -> render -> encode), then the
@@ -251,11 +255,15 @@ def bench_config(
         batches = [inputs[i : i + config.batch] for i in range(0, len(inputs), config.batch)]
         per_frame, result.cam_fps = _time_cam_step(explainer, batches)
         result.cam_ms = {k: v * 1000 for k, v in percentiles(per_frame).items()}
-        pipeline = _pipeline(explainer, frames, config.batch, source, live)
-        result.pipeline_fps = pipeline["fps"]
-        result.pipeline_stages_ms = pipeline["stages"]
-        result.dropped, result.duplicated = pipeline["dropped"], pipeline["duplicated"]
-        result.pipeline_vs_cam = result.pipeline_fps / result.cam_fps
+        forward = [t * 1000 for t in _time_forward(model, batches)]
+        result.forward_ms = percentiles(forward)
+        result.beyond_forward_ms = result.cam_ms["p50"] - result.forward_ms["p50"]
+        if pipeline:
+            run = _pipeline(explainer, frames, config.batch, source, live)
+            result.pipeline_fps = run["fps"]
+            result.pipeline_stages_ms = run["stages"]
+            result.dropped, result.duplicated = run["dropped"], run["duplicated"]
+            result.pipeline_vs_cam = result.pipeline_fps / result.cam_fps
         result.traces = explainer.engine.trace_count
         sample = inputs[:BASELINE_FRAMES]
         ours = explainer.engine(sample)
@@ -285,6 +293,27 @@ def expand_matrix(**options: list) -> list[BenchConfig]:
         BenchConfig(**dict(zip(keys, values, strict=True)))
         for values in itertools.product(*(options[k] for k in keys))
     ]
+
+
+def _time_forward(model, batches: list[np.ndarray]) -> list[float]:
+    """Per-frame seconds of the model's bare forward pass (preprocessing
+    included), compiled and traced once like the CAM step, on the same batches."""
+    import tensorflow as tf
+
+    height, width = model.input_size
+    signature = [tf.TensorSpec([None, height, width, 3], tf.uint8)]
+
+    @tf.function(input_signature=signature)
+    def forward(images):
+        return model.model(model.preprocess(tf.cast(images, tf.float32)), training=False)
+
+    forward(batches[0])  # trace
+    per_frame = []
+    for batch in batches:
+        start = time.perf_counter()
+        forward(batch).numpy()
+        per_frame.extend([(time.perf_counter() - start) / len(batch)] * len(batch))
+    return per_frame
 
 
 def run_matrix(

@@ -22,7 +22,7 @@ def bench(
         Optional[list[str]], typer.Option("--model", "-m", help="Models; repeat or comma-separate.")
     ] = None,
     weights: opt.Weights = "imagenet",
-    method: Annotated[Optional[list[str]], typer.Option(help="CAM methods.")] = None,
+    method: Annotated[Optional[list[str]], typer.Option(help="CAM methods, or 'all'.")] = None,
     input_size: Annotated[
         Optional[list[str]], typer.Option(help="Input sizes, or 'native'.")
     ] = None,
@@ -65,6 +65,8 @@ def bench(
 
       livecam bench --method gradcam,layercam,eigencam,scorecam --max-channels 64
 
+      livecam bench --method all --frames 16
+
       livecam bench --batch 1,8 --baseline eager --plot bench.png
     """
     from livecam.bench import expand_matrix, machine_info, run_matrix, table_row, text_table
@@ -78,7 +80,7 @@ def bench(
         configs = expand_matrix(
             model=opt.values(model, ["lite0"]),
             weights=[weights],
-            method=opt.values(method, ["gradcam"]),
+            method=_methods(opt.values(method, ["gradcam"])),
             input_size=sizes,
             precision=opt.values(precision, ["float32"]),
             batch=[_int(b, "--batch") for b in opt.values(batch, ["1"])],
@@ -135,6 +137,13 @@ def bench(
             typer.echo(text_table(results))
             if plot is not None:
                 typer.echo(f"plot: {plot}")
+
+
+def _methods(names: list[str]) -> list[str]:
+    """``all`` stands for every method, in the order ``livecam models`` lists them."""
+    from livecam.cam import METHODS
+
+    return list(METHODS) if "all" in names else names
 
 
 def _int(text: str, option: str) -> int:
