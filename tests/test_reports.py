@@ -85,3 +85,20 @@ def test_report_options_are_checked_before_any_work(samples, tmp_path):
     )
     assert result.exit_code == 1 and "exists; pass --overwrite" in result.stderr
     assert existing.read_text() == "mine" and not (tmp_path / "vtest.livecam.mp4").exists()
+
+
+def test_inputs_of_the_same_name_each_get_their_own_report(samples, tmp_path):
+    """Beside each input, without --log: each report reads its own video's log."""
+    import shutil
+
+    first, second = tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4"
+    for clip, folder in ((samples / "moving_monarch.mp4", first), (samples / "vtest.avi", second)):
+        folder.parent.mkdir()
+        shutil.copy(clip, folder)
+    result = CliRunner().invoke(app, ["annotate", str(first), str(second), "--reports"])
+    assert result.exit_code == 0, result.output
+    frames = {
+        folder: embedded((tmp_path / folder / "clip.livecam.report.html").read_text())["frames"]
+        for folder in ("a", "b")
+    }
+    assert frames == {"a": 45, "b": 30}

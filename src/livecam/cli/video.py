@@ -225,12 +225,12 @@ def annotate(
         renderer = HeatmapRenderer(alpha, colormap)
         scratch = None  # a folder for the logs that only a report needs
         done = []
-        for source, target, log_path, report_path in zip(
-            sources, planned, logs_planned, wanted, strict=True
+        for number, (source, target, log_path, report_path) in enumerate(
+            zip(sources, planned, logs_planned, wanted, strict=True)
         ):
             if report_path is not None and log_path is None:  # the report reads a log
                 scratch = scratch or stack.enter_context(tempfile.TemporaryDirectory())
-                log_path = Path(scratch) / f"{source.stem}.jsonl"
+                log_path = Path(scratch) / f"{number}.jsonl"  # inputs may share a name
             try:
                 with progress_bar(source.name) as progress:
                     summary = annotate_video(
