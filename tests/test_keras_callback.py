@@ -174,6 +174,17 @@ def test_top_classes_a_fixed_class_and_masks(tmp_path):
     assert "fixed/pointing" not in summaries  # no boxes, no masks: no scalars
 
 
+def test_classes_that_share_a_name_keep_tags_of_their_own(tmp_path):
+    from livecam.keras import CamCallback
+
+    shown = single_disc_scenes(2, seed=29)
+    watch = CamCallback(rgb(shown), tmp_path, top=3, labels=["disc", "disc", "blue"])
+    model = tiny_cnn()
+    model.fit(rgb(shown), np.array([0, 1]), epochs=1, verbose=0, callbacks=[watch])
+    tags = {tag for tag in events(tmp_path) if tag.startswith("cam/image_0/")}
+    assert tags == {"cam/image_0/disc_0", "cam/image_0/disc_1", "cam/image_0/blue"}
+
+
 def test_a_shortcut_shows_as_maps_on_the_patch_not_on_the_object(tmp_path):
     """The label comes from a corner patch only: the callback must show the
     model looking at the patch, the failure it exists to reveal."""

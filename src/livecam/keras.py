@@ -17,6 +17,7 @@ import importlib.util
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from livecam.evaluate.annotations import Box
 from livecam.evaluate.metrics import boxes_mask, energy_in_mask, peak_in_mask
 from livecam.explain import Explainer, TargetMap
 from livecam.models import from_keras
+from livecam.models.labels import short_label
 from livecam.render import HeatmapRenderer
 from livecam.video.sinks import VideoSink
 
@@ -127,6 +129,7 @@ class CamCallback(keras.callbacks.Callback):
         self._frames: list[list[np.ndarray]] = [[] for _ in range(len(self.images))]
         self.history: list[dict[str, float]] = []
         self._explainer: Explainer | None = None
+        self._shared_names: set[str] = set()
         self._writer = None
         self._renderer = HeatmapRenderer()
 
@@ -147,6 +150,8 @@ class CamCallback(keras.callbacks.Callback):
                 f"the model has {bundle.num_classes}"
             )
         self._explainer = Explainer(bundle, self.method)
+        names = Counter(_slug(short_label(label)) for label in bundle.labels)
+        self._shared_names = {name for name, count in names.items() if count > 1}
         self._writer = tf.summary.create_file_writer(str(self.log_dir))
         self._explain(step=0)
 
@@ -167,8 +172,7 @@ class CamCallback(keras.callbacks.Callback):
             for index, targets in enumerate(explained):
                 for target in targets:
                     overlay = self._overlay(index, target, step)
-                    name = f"{self.tag}/image_{index}/{_slug(target.name)}"
-                    tf.summary.image(name, overlay[..., ::-1][None])
+                    tf.summary.image(self._image_tag(index, target), overlay[..., ::-1][None])
                     if target is targets[0]:
                         self._frames[index].append(overlay)
             if self.regions is not None:
@@ -180,6 +184,14 @@ class CamCallback(keras.callbacks.Callback):
             self._write_videos()
         record["seconds"] = time.perf_counter() - start
         self.history.append(record)
+
+    def _image_tag(self, index: int, target: TargetMap) -> str:
+        """``cam/image_3/red``; with the class index where names repeat (ImageNet
+        has two "crane"s): ``cam/image_3/crane_134``."""
+        name = _slug(target.name)
+        if name in self._shared_names:
+            name += f"_{target.index}"
+        return f"{self.tag}/image_{index}/{name}"
 
     def _sync_weights(self) -> None:
         """The explained copy (logits instead of probabilities) takes the
