@@ -514,6 +514,35 @@ def test_a_batch_of_eight_gives_the_maps_of_eight_single_calls(tiny, method):
     np.testing.assert_allclose(batched, single, atol=1e-4)
 
 
+def test_finercam_is_gradcam_of_the_class_contrasted_with_its_nearest_rivals(probe):
+    """pytorch-grad-cam's FinerWeightedTarget, in eager TensorFlow on the probe:
+    sum_k p_k (y_c - y_k) / sum_k p_k over the 3 classes nearest in logit."""
+    import keras
+    import tensorflow as tf
+
+    user, classes = probe["user"], probe["classes"]
+    cam = keras.Model(user.inputs, user.get_layer("cam").output)
+    out = CamEngine(probe["bundle"], "finercam")(probe["images"])
+    for i in range(len(probe["images"])):
+        activations = tf.Variable(cam(probe["x"][i : i + 1]))
+        with tf.GradientTape() as tape:
+            logits = keras.Sequential(user.layers[2:])(activations)[0]
+            c = int(classes[i])
+            others = [k for k in np.argsort(np.abs(logits.numpy() - logits.numpy()[c])) if k != c]
+            p = tf.nn.softmax(logits)
+            rivals = others[:3]
+            score = sum(p[k] * (logits[c] - logits[k]) for k in rivals) / sum(p[k] for k in rivals)
+        gradients = tape.gradient(score, activations)[0].numpy().astype(np.float64)
+        A = probe["A"][i]
+        expected = np.maximum((A * gradients.mean(axis=(0, 1))).sum(-1), 0)
+        assert expected.max() > 0
+        assert corr(out.maps[i, 0], expected / expected.max()) >= 0.999
+    gradcam = CamEngine(probe["bundle"], "gradcam")(probe["images"]).maps
+    assert not np.allclose(gradcam, out.maps, atol=1e-3)  # the contrast changes the map
+    with pytest.raises(MethodError, match="contrasts logits"):
+        CamEngine(probe["bundle"], "finercam", score="probability")
+
+
 def test_randomcam_weights_channels_at_random_and_the_same_every_time(probe):
     import tensorflow as tf
 

@@ -56,13 +56,20 @@ class CamMethod:
     name: ClassVar[str]
     paper: ClassVar[str]
     uses_gradients: ClassVar[bool] = True
-    # Closed-form weights that assume the explained score is exp(logit) need the logit.
+    # Methods defined on the logits refuse the probability score, saying why.
     logit_only: ClassVar[bool] = False
+    logit_reason: ClassVar[str] = ""
     projects: ClassVar[bool] = False
     needs_head: ClassVar[bool] = False  # runs the layers after the CAM layer alone
 
     def prepare(self, model, cam_layer: str) -> None:
         """Check the model suits the method and read what it needs from it."""
+
+    def explained(self, scores: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
+        """The score each map explains: the class's own score (``scores``
+        ``[batch, classes]``, ``class_ids`` ``[batch]`` or ``[batch, targets]``);
+        FinerCAM contrasts it with other classes'."""
+        return tf.gather(scores, class_ids, batch_dims=1)
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
         """One weight per channel, ``[batch, channels]``."""

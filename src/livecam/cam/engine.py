@@ -20,6 +20,7 @@ from livecam.cam.base import CamInputs, CamMethod, first_component
 from livecam.cam.class_activation import ClassActivationMap
 from livecam.cam.eigencam import EigenCam, EigenGradCam
 from livecam.cam.fem import Fem
+from livecam.cam.finercam import FinerCam
 from livecam.cam.gradcam import GradCam
 from livecam.cam.gradcam_elementwise import GradCamElementwise
 from livecam.cam.gradcam_plus_plus import GradCamPlusPlus
@@ -51,6 +52,7 @@ METHODS: dict[str, type[CamMethod]] = {
         ScoreCam,
         AblationCam,
         Fem,
+        FinerCam,
         KpcaCam,
         RandomCam,
     )
@@ -137,8 +139,8 @@ class CamEngine:
         self.method = make_method(method, max_channels)
         if self.method.logit_only and score != "logit":
             raise MethodError(
-                f"method {self.method.name!r} derives its weights for an exponential of the "
-                f"logit (Chattopadhyay et al., eq. 19): it needs score 'logit', not {score!r}"
+                f"method {self.method.name!r} {self.method.logit_reason}: it needs score "
+                f"'logit', not {score!r}"
             )
         self.method.prepare(model.model, model.cam_layer)
         self.score = score
@@ -201,7 +203,7 @@ class CamEngine:
     def _explained(self, outputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
         """The explained score (see :mod:`livecam.cam.objectives`) of each row's class."""
         scores = self.objective.scores(tf.cast(outputs, tf.float32), self.score)
-        return tf.gather(scores, class_ids, batch_dims=1)
+        return self.method.explained(scores, class_ids)
 
     def _score(self, inputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
         return self._explained(self.model.model(inputs, training=False), class_ids)

@@ -17,6 +17,9 @@ class GradCamPlusPlus(CamMethod):
     name = "gradcam++"
     paper = "https://arxiv.org/abs/1710.11063"
     logit_only = True
+    logit_reason = (
+        "derives its weights for an exponential of the logit (Chattopadhyay et al., eq. 19)"
+    )
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
         activations, gradients = inputs.activations, inputs.gradients
