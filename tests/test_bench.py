@@ -103,7 +103,7 @@ def test_method_all_is_every_method_in_order():
     from livecam.cam import METHODS
     from livecam.cli.bench import _methods
 
-    assert _methods(["all"]) == list(METHODS) and len(METHODS) == 15
+    assert _methods(["all"]) == list(METHODS) and len(METHODS) == 16
     assert _methods(["layercam", "gradcam"]) == ["layercam", "gradcam"]
 
 

@@ -543,6 +543,34 @@ def test_finercam_is_gradcam_of_the_class_contrasted_with_its_nearest_rivals(pro
         CamEngine(probe["bundle"], "finercam", score="probability")
 
 
+def test_shapleycam_subtracts_half_the_hessian_times_the_activations(probe):
+    """mean_hw(G - H.A / 2) in eager TensorFlow with nested tapes, on the
+    probability (the logit's Hessian through ReLU layers is zero)."""
+    import keras
+    import tensorflow as tf
+
+    user, bundle = probe["user"], probe["bundle"]
+    cam = keras.Model(user.inputs, user.get_layer("cam").output)
+    out = CamEngine(bundle, "shapleycam", score="probability")(probe["images"])
+    head = keras.Sequential(user.layers[2:])
+    for i in range(len(probe["images"])):
+        activations = tf.Variable(cam(probe["x"][i : i + 1]))
+        c = int(out.class_ids[i, 0])
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                score = tf.nn.softmax(head(activations))[0, c]
+            gradients = inner.gradient(score, activations)
+        hvp = outer.gradient(gradients, activations, output_gradients=activations.value())
+        assert np.abs(hvp.numpy()).max() > 0  # the test must see the second-order term
+        weights = (gradients - 0.5 * hvp).numpy().astype(np.float64)[0].mean(axis=(0, 1))
+        expected = np.maximum((probe["A"][i] * weights).sum(-1), 0)
+        assert corr(out.maps[i, 0], expected / expected.max()) >= 0.999
+        gradcam_weights = gradients.numpy().astype(np.float64)[0].mean(axis=(0, 1))
+        assert not np.allclose(weights, gradcam_weights, rtol=1e-2)
+    logit = CamEngine(bundle, "shapleycam")(probe["images"]).maps
+    np.testing.assert_allclose(logit, CamEngine(bundle, "gradcam")(probe["images"]).maps, atol=1e-5)
+
+
 def test_randomcam_weights_channels_at_random_and_the_same_every_time(probe):
     import tensorflow as tf
 

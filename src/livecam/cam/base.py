@@ -33,6 +33,9 @@ class CamInputs:
         score: Scores other model inputs: ``score(inputs, class_ids)``.
         head_score: Scores other activations by running only the layers after
             the CAM layer, or None where the model cannot be split there.
+        hessian_product: For methods with ``uses_hessian``: the Hessian of the
+            explained score with respect to the activations, times the
+            activations; else None.
     """
 
     activations: tf.Tensor
@@ -41,6 +44,7 @@ class CamInputs:
     images: tf.Tensor
     score: ScoreFunction
     head_score: ScoreFunction | None
+    hessian_product: tf.Tensor | None = None
 
 
 class CamMethod:
@@ -61,6 +65,7 @@ class CamMethod:
     logit_reason: ClassVar[str] = ""
     projects: ClassVar[bool] = False
     needs_head: ClassVar[bool] = False  # runs the layers after the CAM layer alone
+    uses_hessian: ClassVar[bool] = False  # a second backward pass: Hessian-vector product
 
     def prepare(self, model, cam_layer: str) -> None:
         """Check the model suits the method and read what it needs from it."""

@@ -9,6 +9,7 @@ Score-CAM and the head passes of Ablation-CAM, and so do the smoothing options.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from livecam.cam.kpcacam import KpcaCam
 from livecam.cam.layercam import LayerCam
 from livecam.cam.randomcam import RandomCam
 from livecam.cam.scorecam import ScoreCam
+from livecam.cam.shapleycam import ShapleyCam
 from livecam.cam.targets import Target, encode, top
 from livecam.cam.xgradcam import XGradCam
 from livecam.errors import MethodError
@@ -55,6 +57,7 @@ METHODS: dict[str, type[CamMethod]] = {
         FinerCam,
         KpcaCam,
         RandomCam,
+        ShapleyCam,
     )
 }
 SCORES = ("logit", "probability")
@@ -247,14 +250,21 @@ class CamEngine:
         batch = tf.shape(inputs)[0]
         copies = len(AUGMENTATIONS) if self.aug_smooth else 1
         stacked = self._augmented(inputs)
-        with tf.GradientTape(persistent=True) as tape:
-            activations, outputs = self._feature_model(stacked, training=False)
-            outputs = tf.cast(outputs, tf.float32)
-            probabilities = self.objective.probabilities(outputs)[:batch]
-            class_ids = self._class_ids(probabilities, targets)  # from the originals
-            every_copy = tf.tile(class_ids, [copies, 1])
-            chosen = self._explained(outputs, every_copy)
-            per_target = [chosen[:, k] for k in range(num_targets)]
+        # second order (ShapleyCAM): an outer tape records the first backward pass
+        second_order = self.method.uses_hessian
+        with tf.GradientTape(persistent=True) if second_order else nullcontext() as outer:
+            with tf.GradientTape(persistent=True) as tape:
+                activations, outputs = self._feature_model(stacked, training=False)
+                outputs = tf.cast(outputs, tf.float32)
+                probabilities = self.objective.probabilities(outputs)[:batch]
+                class_ids = self._class_ids(probabilities, targets)  # from the originals
+                every_copy = tf.tile(class_ids, [copies, 1])
+                chosen = self._explained(outputs, every_copy)
+                per_target = [chosen[:, k] for k in range(num_targets)]
+            raw_gradients = [
+                tape.gradient(per_target[k], activations) if self.method.uses_gradients else None
+                for k in range(num_targets)
+            ]
         grid = self.model.token_grid
         features = self._as_map(activations)
         head_score = self._head_score if self._head is not None else None
@@ -262,19 +272,26 @@ class CamEngine:
             head_score = self._token_head_score(activations)
         maps = []
         for k in range(num_targets):
-            gradients = None
+            gradients = hessian_product = None
             if self.method.uses_gradients:
-                gradients = self._as_map(tape.gradient(per_target[k], activations))
+                gradients = self._as_map(raw_gradients[k])
+            if self.method.uses_hessian:  # H·A, A held constant
+                vector = tf.stop_gradient(activations)
+                product = outer.gradient(raw_gradients[k], activations, output_gradients=vector)
+                hessian_product = self._as_map(
+                    product if product is not None else tf.zeros_like(activations)
+                )
             cam_inputs = CamInputs(
-                features, gradients, every_copy[:, k], stacked, self._score, head_score
-            )
+                features, gradients, every_copy[:, k], stacked, self._score, head_score,
+                hessian_product,
+            )  # fmt: skip
             weighted = self.method.weighted(cam_inputs)
             if self.method.projects or self.eigen_smooth:
                 raw = first_component(weighted)
             else:
                 raw = tf.reduce_sum(weighted, axis=-1)
             maps.append(self._merged(normalise(raw), batch))
-        del tape
+        del tape, outer
         result = {
             "maps": tf.stack(maps, axis=1),
             "probabilities": probabilities,
