@@ -21,6 +21,7 @@ from pathlib import Path
 from livecam.bench import BenchConfig, load_frames, machine_info
 from livecam.bench.runner import bench_config
 from livecam.cam import METHODS
+from livecam.errors import MethodError
 from livecam.samples import sample_video
 
 MODELS = (("lite0", "imagenet"), ("mobilenet_v3_large", "none"), ("resnet50", "none"))
@@ -35,7 +36,12 @@ def measure(frames: int) -> tuple[dict, list[list[str]]]:
         for method in METHODS:
             channels = SCORECAM_CHANNELS if method == "scorecam" else None
             config = BenchConfig(model, weights, method, 224, max_channels=channels)
-            result = bench_config(config, images, pipeline=False)
+            try:
+                result = bench_config(config, images, pipeline=False)
+            except MethodError as exc:  # cam needs a GAP -> Dense head
+                rows.append([model, method, "-", "-", "-", "-"])
+                print(f"{model} {method}: {exc}", file=sys.stderr, flush=True)
+                continue
             rows.append(
                 [
                     model,
@@ -57,6 +63,8 @@ def markdown(machine: dict, rows: list[list[str]], frames: int) -> str:
         f"Measured by `python benchmarks/methods_cost.py` on {machine['cpu']}, "
         f"{machine['cores']} cores, TensorFlow {machine['tensorflow']}: 224 px, batch 1, "
         f"medians over {frames} frames of the sample clip, one process.",
+        "A dash: the method does not apply to the model (`cam` needs global average pooling",
+        "then one dense layer).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
