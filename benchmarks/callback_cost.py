@@ -22,8 +22,8 @@ import keras
 import numpy as np
 
 from livecam.keras import CamCallback
-from scenes import NAMES, single_disc_scenes
-from test_keras_callback import disc_box, rgb, tiny_cnn
+from scenes import single_disc_scenes
+from test_keras_callback import rgb, tiny_cnn, watching_discs
 
 EPOCHS = 6
 
@@ -44,13 +44,7 @@ def main() -> None:
     shown = single_disc_scenes(12, seed=22)
     labels = np.array([s.discs[0].colour for s in train])
     with tempfile.TemporaryDirectory() as log_dir:
-        watch = CamCallback(
-            rgb(shown),
-            log_dir,
-            classes=[s.discs[0].colour for s in shown],
-            boxes=[disc_box(s) for s in shown],
-            labels=NAMES,
-        )
+        watch = watching_discs(shown, log_dir)
         timer = EpochTimer()  # before the callback: its time is not the epoch's
         tiny_cnn().fit(
             rgb(train), labels, batch_size=64, epochs=EPOCHS, verbose=0, callbacks=[timer, watch]

@@ -334,18 +334,11 @@ def test_tensorboard_shows_what_the_callback_wrote(tmp_path, artifacts):
     import subprocess
     import sys
 
-    from livecam.keras import CamCallback
-    from scenes import NAMES, single_disc_scenes
-    from test_keras_callback import disc_box, rgb, tiny_cnn
+    from scenes import single_disc_scenes
+    from test_keras_callback import rgb, tiny_cnn, watching_discs
 
     train, shown = single_disc_scenes(600, seed=31), single_disc_scenes(4, seed=32)
-    watch = CamCallback(
-        rgb(shown),
-        tmp_path,
-        classes=[s.discs[0].colour for s in shown],
-        boxes=[disc_box(s) for s in shown],
-        labels=NAMES,
-    )
+    watch = watching_discs(shown, tmp_path)
     labels = np.array([s.discs[0].colour for s in train])
     tiny_cnn().fit(rgb(train), labels, epochs=3, verbose=0, callbacks=[watch])
     port = free_port()

@@ -41,6 +41,21 @@ def shortcut_scenes(count: int, seed: int) -> tuple[list[Scene], np.ndarray]:
     return kept, np.array(labels)
 
 
+def watching_discs(shown: list[Scene], log_dir, **options):
+    """A CamCallback on scenes of one disc: each explained as its disc's colour
+    (the true label), the disc's box for the in-box scalars."""
+    from livecam.keras import CamCallback
+
+    return CamCallback(
+        rgb(shown),
+        log_dir,
+        classes=[s.discs[0].colour for s in shown],
+        boxes=[disc_box(s) for s in shown],
+        labels=NAMES,
+        **options,
+    )
+
+
 def tiny_cnn():
     import keras
 
@@ -82,20 +97,11 @@ def decoded(image_summary: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def honest_run(tmp_path_factory):
     """A tiny CNN learning the disc's colour, watched for 4 epochs."""
-    from livecam.keras import CamCallback
-
     train = single_disc_scenes(1500, seed=21)
     shown = single_disc_scenes(12, seed=22)
     log_dir = tmp_path_factory.mktemp("honest")
     videos = tmp_path_factory.mktemp("videos")
-    watch = CamCallback(
-        rgb(shown),
-        log_dir,
-        classes=[s.discs[0].colour for s in shown],
-        boxes=[disc_box(s) for s in shown],
-        labels=NAMES,
-        video_dir=videos,
-    )
+    watch = watching_discs(shown, log_dir, video_dir=videos)
     model = tiny_cnn()
     labels = np.array([s.discs[0].colour for s in train])
     model.fit(rgb(train), labels, batch_size=64, epochs=4, verbose=0, callbacks=[watch])
