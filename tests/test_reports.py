@@ -102,3 +102,39 @@ def test_inputs_of_the_same_name_each_get_their_own_report(samples, tmp_path):
         for folder in ("a", "b")
     }
     assert frames == {"a": 45, "b": 30}
+
+
+def test_without_matplotlib_a_report_is_refused_before_any_work(samples, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    runner = CliRunner()
+    for command in (
+        ["annotate", str(samples / "vtest.avi"), "--out-dir", str(tmp_path), "--reports"],
+        ["bench", "--frames", "2", "--plot", str(tmp_path / "b.png")],
+        ["eval", str(samples / "eval"), "--annotations", str(samples / "eval" / "instances.json"),
+         "--report", str(tmp_path / "e.html")],
+    ):  # fmt: skip
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert "pip install 'livecam[report]'" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing was annotated, measured or written
+
+
+def test_the_bench_plot_draws_each_configuration_s_measured_rates():
+    from livecam.bench import BenchConfig
+    from livecam.bench.plot import _rates
+    from livecam.bench.runner import BenchResult
+
+    results = [
+        BenchResult(BenchConfig(batch=1), cam_fps=60.0, pipeline_fps=50.0,
+                    baselines={"eager": {"fps": 5.0}}),
+        BenchResult(BenchConfig(batch=8), cam_fps=70.0, pipeline_fps=55.0,
+                    baselines={"tf-keras-vis": {"skipped": "not installed"}}),
+    ]  # fmt: skip
+    assert _rates(results) == {
+        "CAM step": [60.0, 70.0],
+        "pipeline": [50.0, 55.0],
+        "eager": [5.0, 0.0],  # not run for the second: no bar
+        "tf-keras-vis": [0.0, 0.0],
+    }

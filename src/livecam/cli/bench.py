@@ -91,9 +91,7 @@ def bench(
             opt.check_precision(config.precision)
         if plot is not None:
             opt.check_outputs([plot], [], overwrite)
-            from livecam.plots import pyplot
-
-            pyplot()  # matplotlib is there, before the run
+            opt.check_plots()
         machine = machine_info()
         if not as_json:
             typer.echo(

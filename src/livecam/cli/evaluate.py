@@ -102,9 +102,7 @@ def evaluate_command(
             raise LivecamError("--max-channels applies to scorecam, which is not among --method")
         if report is not None:
             opt.check_outputs([report], [], overwrite)
-            from livecam.plots import pyplot
-
-            pyplot()  # matplotlib is there, before the run
+            opt.check_plots()
         dataset = load_annotations(annotations, images)
         mapping = read_class_map(class_map) if class_map else None
         choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, None, None)

@@ -359,6 +359,13 @@ def check_outputs(paths: list[Path | None], inputs: list[Path], overwrite: bool)
         check_writable_dir(path.parent)
 
 
+def check_plots() -> None:
+    """Before any work: the reports' plotting library (livecam[report]) is installed."""
+    from livecam.plots import pyplot
+
+    pyplot()
+
+
 def values(raw: list[str] | None, default: list[str]) -> list[str]:
     """Repeated options and comma-separated values alike: ``--x 1 --x 2`` or ``--x 1,2``."""
     return [v.strip() for item in (raw or default) for v in item.split(",") if v.strip()]

@@ -169,9 +169,7 @@ def annotate(
                 "(and --logs, --reports)"
             )
         if report_file or reports:
-            from livecam.plots import pyplot
-
-            pyplot()  # matplotlib is there, before the run
+            opt.check_plots()
         check_refresh(refresh, follow)  # here too: a Ray job would fail in every worker
         if engine == "ray":
             from livecam.cli.cluster import run_on_ray
