@@ -27,7 +27,8 @@ def noise_batch():
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_gives_maps_in_range_without_nan(tiny, noise_batch, method):
     out = CamEngine(tiny, method)(noise_batch, top(2))
-    assert out.maps.shape == (3, 2, 16, 16)
+    grid = 32 if METHODS[method].uses_input_gradients else 16  # FullGrad: the input's size
+    assert out.maps.shape == (3, 2, grid, grid)
     assert out.maps.dtype == np.float32
     assert not np.isnan(out.maps).any()
     assert out.maps.min() >= 0.0 and out.maps.max() <= 1.0
@@ -631,3 +632,102 @@ def test_max_channels_keeps_the_strongest_channels(probe):
     assert few.shape == full.shape and not np.allclose(few, full)
     with pytest.raises(MethodError, match="applies to scorecam"):
         CamEngine(probe["bundle"], "gradcam", max_channels=3)
+
+
+def fullgrad_probe():
+    """Conv (no bias) -> batch norm -> ReLU -> conv -> conv -> GAP -> dense, the
+    batch norm with moving statistics far from the identity."""
+    import keras
+
+    keras.utils.set_random_seed(21)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", use_bias=False, name="c1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.Conv2D(6, 1, activation="relu", name="after")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    user = keras.Model(inputs, keras.layers.Dense(4, name="logits")(x))
+    rng = np.random.default_rng(8)
+    bn = user.get_layer("bn1")
+    gamma, beta = rng.uniform(0.5, 2.0, 6), rng.normal(0, 0.5, 6)
+    bn.set_weights([gamma, beta, rng.normal(0, 0.3, 6), rng.uniform(0.2, 3.0, 6)])
+    for name in ("c2", "after"):
+        kernel, bias = user.get_layer(name).get_weights()
+        user.get_layer(name).set_weights([kernel, rng.normal(0, 0.2, bias.shape)])
+    return user
+
+
+def test_fullgrad_sums_the_input_and_every_bias_gradient_as_its_authors_do():
+    """fullgrad-saliency's saliency(): |grad * x| and |grad_layer * bias| per
+    layer, each min-max scaled per image, summed over channels, resized (cv2
+    bilinear) to the input and summed; in eager TensorFlow and numpy."""
+    import cv2
+    import keras
+    import tensorflow as tf
+
+    user = fullgrad_probe()
+    images = np.random.default_rng(9).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    out = CamEngine(bundle_of(user, layer="c2"), "fullgrad")(images)
+    assert out.maps.shape == (2, 1, 32, 32)
+    bn = user.get_layer("bn1")
+    gamma, beta, mean, var = (w.astype(np.float64) for w in bn.get_weights())
+    biases = {
+        "bn1": beta - mean * gamma / np.sqrt(var + bn.epsilon),
+        "c2": user.get_layer("c2").get_weights()[1].astype(np.float64),
+        "after": user.get_layer("after").get_weights()[1].astype(np.float64),
+    }
+    taps = keras.Model(user.inputs, [user.get_layer(n).output for n in biases] + [user.output])
+
+    def post(term):
+        term = np.abs(term)
+        term = term - term.min()
+        summed = (term / (term.max() + 1e-6)).sum(-1).astype(np.float32)
+        return cv2.resize(summed, (32, 32), interpolation=cv2.INTER_LINEAR).astype(np.float64)
+
+    for i in range(len(images)):
+        x = tf.Variable(images[i : i + 1] / 255.0, dtype=tf.float32)
+        with tf.GradientTape() as tape:
+            *layers, logits = taps(x)
+            score = logits[0, int(out.class_ids[i, 0])]
+        grads = tape.gradient(score, [x, *layers])
+        expected = post((grads[0] * x).numpy()[0])
+        for name, grad in zip(biases, grads[1:], strict=True):
+            expected += post(grad.numpy()[0].astype(np.float64) * biases[name])
+        assert corr(out.maps[i, 0], expected / expected.max()) >= 0.999
+    with pytest.raises(MethodError, match="chooses its own layers"):
+        CamEngine(bundle_of(user, layer="c2,after"), "fullgrad")
+
+
+def test_smooth_gradcam_plus_plus_averages_the_derivatives_over_noisy_copies(probe):
+    """Omeiza et al.: D1, D2, D3 = mean over noisy inputs of G, G^2, G^3; Grad-CAM++'s
+    alphas from D2, D3 and the clean activations; weights sum(alpha * relu(D1)).
+    The noise is the engine's (fixed and shared), the formula recomputed here."""
+    import keras
+    import tensorflow as tf
+
+    from livecam.cam.base import noise_pattern
+    from livecam.cam.smoothgradcampp import SmoothGradCamPlusPlus as Smooth
+
+    user = probe["user"]
+    cam = keras.Model(user.inputs, user.get_layer("cam").output)
+    head = keras.Sequential(user.layers[2:])
+    out = CamEngine(probe["bundle"], "smoothgradcam++")(probe["images"])
+    noise = noise_pattern(Smooth.noise_samples, (32, 32, 3)).numpy()[:, 0]
+    for i in range(len(probe["images"])):
+        x = probe["x"][i]
+        noisy = (x + noise * Smooth.noise_level * (x.max() - x.min())).astype(np.float32)
+        activations = tf.Variable(cam(noisy))
+        with tf.GradientTape() as tape:
+            score = tf.reduce_sum(head(activations)[:, int(out.class_ids[i, 0])])
+        G = tape.gradient(score, activations).numpy().astype(np.float64)  # one per copy
+        d1, d2, d3 = G.mean(0), (G**2).mean(0), (G**3).mean(0)
+        A = probe["A"][i]
+        denominator = 2 * d2 + A.sum(axis=(0, 1)) * d3
+        alphas = np.where(d2 != 0, d2 / np.where(denominator != 0, denominator, 1), 0)
+        weights = (alphas * np.maximum(d1, 0)).sum(axis=(0, 1))
+        expected = np.maximum((A * weights).sum(-1), 0)
+        assert expected.max() > 0
+        assert corr(out.maps[i, 0], expected / expected.max()) >= 0.999
+    plain = CamEngine(probe["bundle"], "gradcam++")(probe["images"]).maps
+    assert not np.allclose(plain, out.maps, atol=1e-3), "the noise changes the map"

@@ -36,6 +36,13 @@ class CamInputs:
         hessian_product: For methods with ``uses_hessian``: the Hessian of the
             explained score with respect to the activations, times the
             activations; else None.
+        noisy_gradients: For methods with ``noise_samples``: the gradients at
+            the activations of noisy copies of the input,
+            ``[samples, batch, h, w, channels]``; else None.
+        input_gradients: For methods with ``uses_input_gradients``:
+            d(explained score)/d(images); else None.
+        layer_gradients: d(explained score)/d(output) of each layer the
+            method's :meth:`CamMethod.gradient_layers` named, in that order.
     """
 
     activations: tf.Tensor
@@ -45,6 +52,9 @@ class CamInputs:
     score: ScoreFunction
     head_score: ScoreFunction | None
     hessian_product: tf.Tensor | None = None
+    noisy_gradients: tf.Tensor | None = None
+    input_gradients: tf.Tensor | None = None
+    layer_gradients: tuple[tf.Tensor, ...] = ()
 
 
 class CamMethod:
@@ -66,9 +76,18 @@ class CamMethod:
     projects: ClassVar[bool] = False
     needs_head: ClassVar[bool] = False  # runs the layers after the CAM layer alone
     uses_hessian: ClassVar[bool] = False  # a second backward pass: Hessian-vector product
+    uses_input_gradients: ClassVar[bool] = False  # the gradient reaches the input
+    # SmoothGrad-style: this many noisy copies of the input, each with its gradients
+    noise_samples: ClassVar[int] = 0
+    noise_level: ClassVar[float] = 0.0  # the noise's standard deviation / the input's range
 
     def prepare(self, model, cam_layer: str) -> None:
         """Check the model suits the method and read what it needs from it."""
+
+    def gradient_layers(self) -> list[str]:
+        """Layers (besides the CAM layer) whose output gradients the method
+        reads, as :attr:`CamInputs.layer_gradients`; read after :meth:`prepare`."""
+        return []
 
     def explained(self, scores: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
         """The score each map explains: the class's own score (``scores``
@@ -104,3 +123,12 @@ def first_component(weighted: tf.Tensor) -> tf.Tensor:
     agreement = tf.reduce_sum(projection * (mass - tf.reduce_mean(mass, 1, keepdims=True)), 1)
     sign = tf.where(agreement < 0.0, -1.0, 1.0)
     return tf.reshape(projection * sign[:, None], shape[:3])
+
+
+NOISE_SEED = (0, 1908)
+
+
+def noise_pattern(samples: int, shape) -> tf.Tensor:
+    """Standard normal noise ``[samples, 1, *shape]``, the same at every call and
+    for every image of a batch, so a map does not depend on its batch."""
+    return tf.random.stateless_normal([samples, 1, *shape], seed=NOISE_SEED)

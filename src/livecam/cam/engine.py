@@ -17,11 +17,12 @@ import numpy as np
 import tensorflow as tf
 
 from livecam.cam.ablationcam import AblationCam
-from livecam.cam.base import CamInputs, CamMethod, first_component
+from livecam.cam.base import CamInputs, CamMethod, ScoreFunction, first_component, noise_pattern
 from livecam.cam.class_activation import ClassActivationMap
 from livecam.cam.eigencam import EigenCam, EigenGradCam
 from livecam.cam.fem import Fem
 from livecam.cam.finercam import FinerCam
+from livecam.cam.fullgrad import FullGrad
 from livecam.cam.gradcam import GradCam
 from livecam.cam.gradcam_elementwise import GradCamElementwise
 from livecam.cam.gradcam_plus_plus import GradCamPlusPlus
@@ -31,6 +32,7 @@ from livecam.cam.layercam import LayerCam
 from livecam.cam.randomcam import RandomCam
 from livecam.cam.scorecam import ScoreCam
 from livecam.cam.shapleycam import ShapleyCam
+from livecam.cam.smoothgradcampp import SmoothGradCamPlusPlus
 from livecam.cam.targets import Target, encode, top
 from livecam.cam.xgradcam import XGradCam
 from livecam.errors import MethodError
@@ -58,6 +60,8 @@ METHODS: dict[str, type[CamMethod]] = {
         KpcaCam,
         RandomCam,
         ShapleyCam,
+        FullGrad,
+        SmoothGradCamPlusPlus,
     )
 }
 SCORES = ("logit", "probability")
@@ -145,26 +149,41 @@ class CamEngine:
                 f"method {self.method.name!r} {self.method.logit_reason}: it needs score "
                 f"'logit', not {score!r}"
             )
-        self.method.prepare(model.model, model.cam_layer)
         self.score = score
         self.objective = model.objective
         self.eigen_smooth = eigen_smooth
         self.aug_smooth = aug_smooth
-        self._feature_model = graph.feature_and_output_model(model.model, model.cam_layer)
-        self._head = self._head_model() if self.method.needs_head else None
+        self._layers = [
+            self._explained_layer(name, method, max_channels) for name in model.cam_layers
+        ]
+        self._gradient_layers = self.method.gradient_layers()
+        if self._gradient_layers and len(self._layers) > 1:
+            raise MethodError(
+                f"method {self.method.name!r} chooses its own layers "
+                f"({len(self._gradient_layers)} here), so it takes no list of layers "
+                f"(got {', '.join(model.cam_layers)})"
+            )
+        self._feature_names = list(dict.fromkeys([*model.cam_layers, *self._gradient_layers]))
+        self._feature_model = graph.features_and_output_model(model.model, self._feature_names)
         self._steps: dict[int, tf.types.experimental.GenericFunction] = {}
         self.trace_count = 0
 
-    def _head_model(self):
-        """The layers after the CAM layer as a model of their own."""
+    def _explained_layer(self, name: str, method: str, max_channels: int | None) -> _Layer:
+        """One explained layer: the method prepared for it, and its head if the method runs it."""
+        own = self.method if name == self.model.cam_layer else make_method(method, max_channels)
+        own.prepare(self.model.model, name)
+        return _Layer(name, own, self._head_model(name) if own.needs_head else None)
+
+    def _head_model(self, name: str):
+        """The layers after the CAM layer ``name`` as a model of their own."""
         import keras
 
         try:
-            layer = self.model.model.get_layer(self.model.cam_layer)
+            layer = self.model.model.get_layer(name)
             return keras.Model(layer.output, self.model.model.output)
         except (ValueError, KeyError) as exc:
             raise MethodError(
-                f"method {self.method.name!r} runs the layers after {self.model.cam_layer!r} "
+                f"method {self.method.name!r} runs the layers after {name!r} "
                 f"alone, which model {self.model.name!r} does not allow: {exc}"
             ) from None
 
@@ -211,15 +230,15 @@ class CamEngine:
     def _score(self, inputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
         return self._explained(self.model.model(inputs, training=False), class_ids)
 
-    def _head_score(self, activations: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
-        return self._explained(self._head(activations, training=False), class_ids)
-
-    def _token_head_score(self, tokens: tf.Tensor):
-        """A head score taking grids, for methods that ablate a token layer."""
-        grid = self.model.token_grid
+    def _head_score(self, layer: _Layer, activations: tf.Tensor) -> ScoreFunction | None:
+        """Scores other activations of ``layer`` through its head, grids for a token layer."""
+        if layer.head is None:
+            return None
 
         def score(maps: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
-            return self._head_score(grid.to_tokens(maps, tokens), class_ids)
+            if activations.shape.rank == 3:  # ablated grids back to tokens
+                maps = self.model.token_grid.to_tokens(maps, activations)
+            return self._explained(layer.head(maps, training=False), class_ids)
 
         return score
 
@@ -243,54 +262,59 @@ class CamEngine:
         ]
         return normalise(tf.reduce_mean(tf.stack(restored), axis=0))
 
+    def _with_noise(self, inputs: tf.Tensor) -> tf.Tensor:
+        """The inputs, then the method's noisy copies of them (SmoothGrad)."""
+        samples = self.method.noise_samples
+        if not samples:
+            return inputs
+        low = tf.reduce_min(inputs, axis=(1, 2, 3), keepdims=True)
+        high = tf.reduce_max(inputs, axis=(1, 2, 3), keepdims=True)
+        sigma = self.method.noise_level * (high - low)
+        noisy = inputs[None] + noise_pattern(samples, inputs.shape[1:]) * sigma[None]
+        return tf.concat([inputs, tf.reshape(noisy, tf.concat([[-1], tf.shape(inputs)[1:]], 0))], 0)
+
     def _compute(self, images: tf.Tensor, targets: tf.Tensor):
         self.trace_count += 1  # runs only while tracing
         num_targets = targets.shape[0]
         inputs = self.model.preprocess(tf.cast(images, tf.float32))
         batch = tf.shape(inputs)[0]
-        copies = len(AUGMENTATIONS) if self.aug_smooth else 1
-        stacked = self._augmented(inputs)
+        clean = self._augmented(inputs)
+        stacked = self._with_noise(clean)
+        repeats = (len(AUGMENTATIONS) if self.aug_smooth else 1) * (1 + self.method.noise_samples)
+        method = self.method
         # second order (ShapleyCAM): an outer tape records the first backward pass
-        second_order = self.method.uses_hessian
-        with tf.GradientTape(persistent=True) if second_order else nullcontext() as outer:
+        with tf.GradientTape(persistent=True) if method.uses_hessian else nullcontext() as outer:
             with tf.GradientTape(persistent=True) as tape:
-                activations, outputs = self._feature_model(stacked, training=False)
+                if method.uses_input_gradients:
+                    tape.watch(stacked)
+                *features, outputs = self._feature_model(stacked, training=False)
                 outputs = tf.cast(outputs, tf.float32)
                 probabilities = self.objective.probabilities(outputs)[:batch]
                 class_ids = self._class_ids(probabilities, targets)  # from the originals
-                every_copy = tf.tile(class_ids, [copies, 1])
-                chosen = self._explained(outputs, every_copy)
-                per_target = [chosen[:, k] for k in range(num_targets)]
-            raw_gradients = [
-                tape.gradient(per_target[k], activations) if self.method.uses_gradients else None
+                every_row = tf.tile(class_ids, [repeats, 1])
+                chosen = self._explained(outputs, every_row)
+                per_target = [chosen[:, k] for k in range(num_targets)]  # sliced on the tape
+            sources = features + ([stacked] if method.uses_input_gradients else [])
+            gradients = [
+                _gradients(tape, per_target[k], sources) if method.uses_gradients else None
                 for k in range(num_targets)
             ]
-        grid = self.model.token_grid
-        features = self._as_map(activations)
-        head_score = self._head_score if self._head is not None else None
-        if grid is not None and head_score is not None:
-            head_score = self._token_head_score(activations)
+        forward = _Forward(
+            dict(zip(self._feature_names, features, strict=True)),
+            stacked,
+            tf.shape(clean)[0],
+            every_row,
+            outer,
+        )
         maps = []
         for k in range(num_targets):
-            gradients = hessian_product = None
-            if self.method.uses_gradients:
-                gradients = self._as_map(raw_gradients[k])
-            if self.method.uses_hessian:  # H·A, A held constant
-                vector = tf.stop_gradient(activations)
-                product = outer.gradient(raw_gradients[k], activations, output_gradients=vector)
-                hessian_product = self._as_map(
-                    product if product is not None else tf.zeros_like(activations)
-                )
-            cam_inputs = CamInputs(
-                features, gradients, every_copy[:, k], stacked, self._score, head_score,
-                hessian_product,
-            )  # fmt: skip
-            weighted = self.method.weighted(cam_inputs)
-            if self.method.projects or self.eigen_smooth:
-                raw = first_component(weighted)
-            else:
-                raw = tf.reduce_sum(weighted, axis=-1)
-            maps.append(self._merged(normalise(raw), batch))
+            by_name = dict(zip(self._feature_names, gradients[k] or [], strict=False))
+            inputs_gradients = gradients[k][-1] if method.uses_input_gradients else None
+            layer_maps = [
+                self._merged(self._layer_map(layer, forward, k, by_name, inputs_gradients), batch)
+                for layer in self._layers
+            ]
+            maps.append(combine_layers(layer_maps))
         del tape, outer
         result = {
             "maps": tf.stack(maps, axis=1),
@@ -301,8 +325,99 @@ class CamEngine:
             result["masks"] = self.objective.masks(outputs[:batch], class_ids)
         return result
 
+    def _layer_map(
+        self,
+        layer: _Layer,
+        forward: _Forward,
+        k: int,
+        gradients: dict[str, tf.Tensor],
+        input_gradients: tf.Tensor | None,
+    ) -> tf.Tensor:
+        """Target ``k``'s normalised map of one layer, for every clean row."""
+        rows, method = forward.rows, layer.method
+        activations = forward.features[layer.name]
+        cam_gradients = noisy = hessian_product = None
+        if method.uses_gradients:
+            if gradients[layer.name] is None:
+                raise MethodError(
+                    f"the explained score does not depend on layer {layer.name!r}: "
+                    f"choose a layer on the path to the model's output"
+                )
+            every = self._as_map(gradients[layer.name])
+            cam_gradients = every[:rows]
+            if method.noise_samples:
+                noisy = tf.reshape(
+                    every[rows:], tf.concat([[method.noise_samples, rows], tf.shape(every)[1:]], 0)
+                )
+        if method.uses_hessian:  # H·A, A held constant
+            vector = tf.stop_gradient(activations)
+            product = forward.outer.gradient(
+                gradients[layer.name], activations, output_gradients=vector
+            )
+            hessian_product = self._as_map(
+                product if product is not None else tf.zeros_like(activations)
+            )[:rows]
+        cam_inputs = CamInputs(
+            activations=self._as_map(activations)[:rows],
+            gradients=cam_gradients,
+            class_ids=forward.every_row[:rows, k],
+            images=forward.stacked[:rows],
+            score=self._score,
+            head_score=self._head_score(layer, activations),
+            hessian_product=hessian_product,
+            noisy_gradients=noisy,
+            input_gradients=None if input_gradients is None else input_gradients[:rows],
+            layer_gradients=tuple(
+                tf.zeros_like(forward.features[name][:rows], tf.float32)
+                if gradients[name] is None  # a branch that does not reach the output
+                else tf.cast(gradients[name][:rows], tf.float32)
+                for name in self._gradient_layers
+            ),
+        )
+        weighted = method.weighted(cam_inputs)
+        if method.projects or self.eigen_smooth:
+            return normalise(first_component(weighted))
+        return normalise(tf.reduce_sum(weighted, axis=-1))
+
     def _as_map(self, activations: tf.Tensor) -> tf.Tensor:
         """float32 ``[batch, h, w, channels]``: token layers go through their grid."""
-        grid = self.model.token_grid
-        mapped = grid.to_map(activations) if grid is not None else activations
-        return tf.cast(mapped, tf.float32)
+        if activations.shape.rank == 3:
+            activations = self.model.token_grid.to_map(activations)
+        return tf.cast(activations, tf.float32)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One explained layer: its name, the method prepared for it, its head model."""
+
+    name: str
+    method: CamMethod
+    head: object | None
+
+
+@dataclass(frozen=True)
+class _Forward:
+    """What the forward pass left for the maps: every named layer's output, the
+    model inputs (clean rows first), how many rows are clean, each row's classes
+    and the outer tape of a second-order method."""
+
+    features: dict[str, tf.Tensor]
+    stacked: tf.Tensor
+    rows: tf.Tensor
+    every_row: tf.Tensor
+    outer: tf.GradientTape | None
+
+
+def _gradients(tape: tf.GradientTape, score: tf.Tensor, sources: list[tf.Tensor]) -> list:
+    """d(score)/d(each source); None for a source the score does not depend on."""
+    return tape.gradient(score, sources)
+
+
+def combine_layers(maps: list[tf.Tensor]) -> tf.Tensor:
+    """Several layers' maps ``[batch, h, w]``: each resized to the largest grid,
+    averaged and normalised (pytorch-grad-cam's multi-layer aggregation)."""
+    if len(maps) == 1:
+        return maps[0]
+    largest = max((m.shape[1] * m.shape[2], (m.shape[1], m.shape[2])) for m in maps)[1]
+    resized = [tf.image.resize(m[..., None], largest, method="bilinear")[..., 0] for m in maps]
+    return normalise(tf.reduce_mean(tf.stack(resized), axis=0))

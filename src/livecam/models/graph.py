@@ -9,7 +9,7 @@ and swap the nested model for a two-output copy of itself.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from livecam.errors import InputSizeError, LayerError
@@ -80,21 +80,39 @@ def _owner_path(model, layer_name: str) -> list[Any] | None:
 
 def feature_and_output_model(model, layer_name: str):
     """A model ``image -> [layer activations, model output]``, nested models included."""
+    return features_and_output_model(model, [layer_name])
+
+
+def features_and_output_model(model, layer_names: Sequence[str]):
+    """A model ``image -> [activations of each named layer..., model output]``,
+    the layers found in nested models too."""
     import keras
 
-    path = _owner_path(model, layer_name)
-    if path is None:
-        raise LayerError(f"model {model.name!r} has no layer {layer_name!r}")
-    if len(path) == 1:
-        return keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])
-    inner = feature_and_output_model(path[1], layer_name)
-    captured = {}
+    owners: dict[str, Any] = {}  # layer name -> the nested model holding it (None: this one)
+    for name in layer_names:
+        path = _owner_path(model, name)
+        if path is None:
+            raise LayerError(f"model {model.name!r} has no layer {name!r}")
+        owners[name] = path[1] if len(path) > 1 else None
+    if all(owner is None for owner in owners.values()):
+        features = [model.get_layer(name).output for name in layer_names]
+        return keras.Model(model.inputs, [*features, model.outputs[0]])
+    inner = {}  # id(nested model) -> (its names, its features-and-output model)
+    for owner in {id(o): o for o in owners.values() if o is not None}.values():
+        names = [name for name in layer_names if owners[name] is owner]
+        inner[id(owner)] = (names, features_and_output_model(owner, names))
+    captured: dict[str, Any] = {}
 
     def call(layer, *args, **kwargs):
-        if layer is path[1]:
-            captured["features"], out = inner(*args, **kwargs)
+        if id(layer) in inner:
+            names, nested = inner[id(layer)]
+            *features, out = nested(*args, **kwargs)
+            captured.update(zip(names, features, strict=True))
             return out
-        return layer(*args, **kwargs)
+        out = layer(*args, **kwargs)
+        if owners.get(layer.name, False) is None:
+            captured[layer.name] = out
+        return out
 
     sequential = isinstance(model, keras.Sequential)
     reference = model.inputs[0] if sequential else model.input  # Sequential has no .input
@@ -110,7 +128,7 @@ def feature_and_output_model(model, layer_name: str):
             model, input_tensors=inputs, clone_function=lambda layer: layer, call_function=call
         )
         outputs = rebuilt.outputs[0]
-    return keras.Model(inputs, [captured["features"], outputs])
+    return keras.Model(inputs, [*(captured[name] for name in layer_names), outputs])
 
 
 def head_after(model, layer_name: str) -> list[Any]:

@@ -43,7 +43,8 @@ class LoadedModel:
         model: Keras model, preprocessed image -> class logits.
         preprocess: RGB float tensor in [0, 255] -> model input.
         labels: One label per class.
-        cam_layer: Name of the layer whose activations are explained.
+        cam_layer: Name of the layer whose activations are explained (with
+            several layers, the last one listed).
         input_size: ``(height, width)`` the model runs at.
         normalisation: ``softmax`` or ``sigmoid``: what turns the logits into
             the probabilities the original model output.
@@ -53,6 +54,8 @@ class LoadedModel:
         objective: What a map explains (a class, a label, a segment, a
             similarity): see :mod:`livecam.cam.objectives`.
         token_grid: The patch grid when the CAM layer outputs tokens.
+        cam_layers: Every explained layer (``--layer A,B,C``): their maps are
+            averaged. Default: ``(cam_layer,)``.
     """
 
     name: str
@@ -66,8 +69,11 @@ class LoadedModel:
     origin: LoadedModel | None = field(default=None, repr=False, compare=False)
     objective: Objective | None = None
     token_grid: TokenGrid | None = None
+    cam_layers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.cam_layers:
+            self.cam_layers = (self.cam_layer,)
         if self.objective is None:
             self.objective = LabelScores() if self.normalisation == "sigmoid" else ClassScores()
 
@@ -274,7 +280,10 @@ def from_keras(
     """
     policy = None if precision == "float32" else precision
     rebuilt, normalisation = graph.rebuild(model, None, policy)
-    cam_layer = find_cam_layer(rebuilt, layer)
+    cam_layers = _cam_layers(rebuilt, layer)
+    cam_layer = cam_layers[-1]
+    tokens = token_grid(rebuilt, cam_layer, grid, skip_tokens)
+    _check_same_grid(rebuilt, cam_layers, tokens, grid, skip_tokens)
     similarity = similar_to is not None
     objective = _objective(rebuilt, normalisation, region, similarity)
     bundle = LoadedModel(
@@ -287,12 +296,34 @@ def from_keras(
         normalisation=normalisation,
         precision=precision,
         objective=objective,
-        token_grid=token_grid(rebuilt, cam_layer, grid, skip_tokens),
+        token_grid=tokens,
+        cam_layers=cam_layers,
     )
     if similarity:  # embedded by the bundle's own model, so it exists first
         bundle.objective = similarity_to(bundle, *_reference(similar_to))
         bundle.labels = [f"similarity to {bundle.objective.name}"]
     return bundle
+
+
+def _cam_layers(model, layer: str | None) -> tuple[str, ...]:
+    """The explained layers: ``layer`` may list several, comma-separated."""
+    if layer is None or "," not in layer:
+        return (find_cam_layer(model, layer),)
+    names = tuple(dict.fromkeys(name.strip() for name in layer.split(",") if name.strip()))
+    if not names:
+        raise LayerError(f"--layer {layer!r} names no layer")
+    return tuple(find_cam_layer(model, name) for name in names)
+
+
+def _check_same_grid(model, names, tokens, grid, skip_tokens) -> None:
+    """Several token layers are averaged on one patch grid: they must share it."""
+    for name in names[:-1]:
+        other = token_grid(model, name, grid if tokens else None, skip_tokens if tokens else None)
+        if other != tokens:
+            raise LayerError(
+                f"layers {name!r} and {names[-1]!r} cannot be combined: one outputs tokens "
+                f"on grid {other}, the other {tokens}; list layers of one kind"
+            )
 
 
 def _objective(model, normalisation: str, region: Region | None, similarity: bool) -> Objective:
