@@ -63,12 +63,7 @@ def eval_run(samples, tmp_path_factory) -> tuple[dict, Path]:
     from livecam.cli import app
 
     report = tmp_path_factory.mktemp("eval") / "report.html"
-    arguments = [
-        "eval",
-        str(samples / "eval"),
-        "--annotations",
-        str(samples / "eval" / "instances.json"),
-    ]
+    arguments = ["eval", str(samples / "eval")]  # the annotations: eval/instances.json
     options = ["--method", "gradcam,eigencam", "--limit", "2", "--json", "--report", str(report)]
     result = CliRunner().invoke(app, arguments + options)
     assert result.exit_code == 0, result.output

@@ -101,10 +101,11 @@ def test_bench_json_smoke_has_every_field(samples, tmp_path):
 
 def test_method_all_is_every_method_in_order():
     from livecam.cam import METHODS
-    from livecam.cli.bench import _methods
+    from livecam.cli.options import method_names
 
-    assert _methods(["all"]) == list(METHODS) and len(METHODS) == 16
-    assert _methods(["layercam", "gradcam"]) == ["layercam", "gradcam"]
+    assert method_names(["all"], []) == list(METHODS) and len(METHODS) == 18
+    assert method_names(["layercam,gradcam"], []) == ["layercam", "gradcam"]
+    assert method_names(None, ["gradcam"]) == ["gradcam"]
 
 
 def test_bench_rejects_bad_options():

@@ -281,6 +281,9 @@ def test_eval_cli_rejects_unknown_metrics_and_missing_annotations(samples, tmp_p
         app, ["eval", str(samples), "--annotations", str(tmp_path / "none.json")]
     )
     assert result.exit_code == 1 and "do not exist" in result.stderr
+    result = runner.invoke(app, ["eval", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"no --annotations given and no {tmp_path / 'instances.json'}" in result.stderr
     result = runner.invoke(
         app,
         [

@@ -12,7 +12,8 @@ import pytest
 
 import kinds_models
 from conftest import bundle_of
-from livecam.cam import METHODS, ClassTarget
+from livecam.cam import METHODS, CamEngine, ClassTarget
+from livecam.errors import MethodError
 from livecam.explain import Explainer
 from scenes import NAMES, label_scenes, pair_scenes, peak_on, single_disc_scenes
 
@@ -56,12 +57,25 @@ def token_pointing(method: str) -> float:
     return pointing(hits)
 
 
-@pytest.mark.parametrize("method", [name for name in METHODS if name not in ("cam", "randomcam")])
+TOKEN_METHODS = [name for name in METHODS if name not in ("cam", "randomcam", "fullgrad")]
+
+
+@pytest.mark.parametrize("method", TOKEN_METHODS)
 def test_every_method_on_tokens_points_at_the_object(method):
     """Every method that works on tokens, at a layer that still holds the
     class token (Ablation-CAM runs the rest of the model on tokens put back
-    together with it; cam needs a 2-D pooling head)."""
+    together with it; cam needs a 2-D pooling head; fullgrad refuses tokens,
+    below)."""
     assert token_pointing(method) >= MIN_POINTING
+
+
+def test_fullgrad_refuses_a_token_model():
+    """FullGrad reads the convolutions' biases: a transformer has one, its patch
+    embedding, whose gradient a per-token MLP makes nearly the same at every
+    patch (pointing 0.0 on these scenes when it was allowed)."""
+    model, _ = kinds_models.trained_token_mixer_free()
+    with pytest.raises(MethodError, match="works on tokens after its patch embedding"):
+        CamEngine(bundle_of(model, labels=NAMES, layer="mlp2"), "fullgrad")
 
 
 def test_random_channel_weights_on_tokens_point_far_less_often():

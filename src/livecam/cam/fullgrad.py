@@ -28,6 +28,13 @@ class FullGrad(CamMethod):
     uses_input_gradients = True
 
     def prepare(self, model, cam_layer: str) -> None:
+        explained = next(layer for layer in iter_layers(model) if layer.name == cam_layer)
+        if len(output_shape(explained) or ()) == 3:
+            raise MethodError(
+                f"method 'fullgrad' sums the bias-gradients of spatial layers; model "
+                f"{model.name!r} works on tokens after its patch embedding, so FullGrad "
+                f"would see the input and that layer alone: choose gradcam or another method"
+            )
         self._layers = [layer for layer in iter_layers(model) if _has_spatial_bias(layer)]
         if not self._layers:
             raise MethodError(

@@ -7,6 +7,7 @@ Each command parses options, calls the library, and turns a
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -25,6 +26,10 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from livecam import __version__
 from livecam.errors import LivecamError, RunAborted
+
+# TensorFlow warns of "retracing" once five engines have each traced their own
+# step (eval builds one per method and randomised copy): by design, not a fault.
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130

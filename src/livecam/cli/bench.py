@@ -80,7 +80,7 @@ def bench(
         configs = expand_matrix(
             model=opt.values(model, ["lite0"]),
             weights=[weights],
-            method=_methods(opt.values(method, ["gradcam"])),
+            method=opt.method_names(method, ["gradcam"]),
             input_size=sizes,
             precision=opt.values(precision, ["float32"]),
             batch=[_int(b, "--batch") for b in opt.values(batch, ["1"])],
@@ -135,13 +135,6 @@ def bench(
             typer.echo(text_table(results))
             if plot is not None:
                 typer.echo(f"plot: {plot}")
-
-
-def _methods(names: list[str]) -> list[str]:
-    """``all`` stands for every method, in the order ``livecam models`` lists them."""
-    from livecam.cam import METHODS
-
-    return list(METHODS) if "all" in names else names
 
 
 def _int(text: str, option: str) -> int:

@@ -31,15 +31,21 @@ def _table(report) -> str:
 def evaluate_command(
     images: Annotated[Path, typer.Argument(help="Folder of the annotated images.")],
     annotations: Annotated[
-        Path, typer.Option(help="COCO instances JSON, or a folder of Pascal VOC XML files.")
-    ],
+        Optional[Path],
+        typer.Option(
+            help="COCO instances JSON, or a folder of Pascal VOC XML files "
+            "(default: IMAGES/instances.json)."
+        ),
+    ] = None,
     method: Annotated[
-        Optional[list[str]], typer.Option(help="Methods; repeat or comma-separate.")
+        Optional[list[str]],
+        typer.Option(help="Methods; repeat or comma-separate; all for every method."),
     ] = None,
     metrics: Annotated[
         Optional[list[str]],
         typer.Option(
-            help="pointing, energy, deletion, insertion, road, drop, increase (default: all)."
+            help="pointing, energy, deletion, insertion, road, drop, increase, sanity "
+            "(default: all)."
         ),
     ] = None,
     class_map: Annotated[
@@ -91,7 +97,7 @@ def evaluate_command(
     from livecam.explain import MethodOptions
 
     with reported_errors():
-        methods = opt.values(method, ["gradcam", "gradcam++", "layercam"])
+        methods = opt.method_names(method, ["gradcam", "gradcam++", "layercam"])
         for name in methods:
             opt.check_method(name)
         chosen = opt.values(metrics, list(METRICS))
@@ -103,7 +109,7 @@ def evaluate_command(
         if report is not None:
             opt.check_outputs([report], [], overwrite)
             opt.check_plots()
-        dataset = load_annotations(annotations, images)
+        dataset = load_annotations(annotations or _default_annotations(images), images)
         mapping = read_class_map(class_map) if class_map else None
         choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, None, None)
         bundle, _ = choice.load()
@@ -133,3 +139,10 @@ def evaluate_command(
                 typer.echo(f"report: {report}")
             for flag in results.flagged:
                 typer.secho(f"flag: {flag}", fg=typer.colors.YELLOW, err=True)
+
+
+def _default_annotations(images: Path) -> Path:
+    found = images / "instances.json"
+    if not found.is_file():
+        raise LivecamError(f"no --annotations given and no {found}: pass --annotations FILE")
+    return found

@@ -116,13 +116,19 @@ Weights = Annotated[
         help="imagenet (downloaded by Keras; bundled for lite0), none, or a weights file."
     ),
 ]
-Layer = Annotated[Optional[str], typer.Option(help="CAM layer; default: auto-detected.")]
+Layer = Annotated[
+    Optional[str],
+    typer.Option(
+        help="CAM layer (see livecam layers); A,B,C averages the maps of several layers, "
+        "each resized to the largest grid. Default: auto-detected."
+    ),
+]
 Labels = Annotated[Optional[Path], typer.Option(help="Labels file, one per line.")]
 Method = Annotated[
     str,
     typer.Option(
-        help="gradcam, gradcam++, cam, hirescam, gradcam-elementwise, xgradcam, layercam, "
-        "eigencam, eigengradcam, scorecam or ablationcam (see livecam models).",
+        help="gradcam (default) or another of the 18 methods livecam models lists with "
+        "their papers: gradcam++, smoothgradcam++, layercam, scorecam, fullgrad, ...",
         callback=_checked(check_method),
     ),
 ]
@@ -369,3 +375,12 @@ def check_plots() -> None:
 def values(raw: list[str] | None, default: list[str]) -> list[str]:
     """Repeated options and comma-separated values alike: ``--x 1 --x 2`` or ``--x 1,2``."""
     return [v.strip() for item in (raw or default) for v in item.split(",") if v.strip()]
+
+
+def method_names(raw: list[str] | None, default: list[str]) -> list[str]:
+    """``--method`` values; ``all`` stands for every method, in the order
+    ``livecam models`` lists them."""
+    from livecam.cam import METHODS
+
+    names = values(raw, default)
+    return list(METHODS) if "all" in names else names
