@@ -27,6 +27,10 @@ class LayerError(ModelError):
     """The CAM layer is unknown or the model has no usable 4-D layer."""
 
 
+class RuntimeChoiceError(LivecamError):
+    """A runtime (``--runtime``) that is unknown, not installed, or cannot run this model."""
+
+
 class MethodError(LivecamError):
     """Unknown CAM method, or a method the model's architecture cannot support."""
 

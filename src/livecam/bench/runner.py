@@ -45,13 +45,15 @@ class BenchConfig:
     precision: str = "float32"
     batch: int = 1
     max_channels: int | None = None  # Score-CAM's
+    runtime: str = "tensorflow"
 
     def label(self) -> str:
         size = self.input_size or "native"
         method = self.method
         if self.max_channels and hasattr(METHODS.get(method), "max_channels"):
             method += f"/{self.max_channels}ch"
-        return f"{self.model} {method} {size} {self.precision} b{self.batch}"
+        runtime = "" if self.runtime == "tensorflow" else f" {self.runtime}"
+        return f"{self.model} {method} {size} {self.precision} b{self.batch}{runtime}"
 
 
 @dataclass
@@ -246,6 +248,7 @@ def bench_config(
             weights=config.weights,
             input_size=config.input_size,
             precision=config.precision,
+            runtime=config.runtime,
         )
         options = MethodOptions(max_channels=config.max_channels).for_method(config.method)
         explainer = Explainer(model, method=config.method, method_options=options)

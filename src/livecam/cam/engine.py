@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
+from livecam import runtime
 from livecam.cam.ablationcam import AblationCam
 from livecam.cam.base import CamInputs, CamMethod, ScoreFunction, first_component, noise_pattern
 from livecam.cam.class_activation import ClassActivationMap
@@ -35,8 +36,9 @@ from livecam.cam.shapleycam import ShapleyCam
 from livecam.cam.smoothgradcampp import SmoothGradCamPlusPlus
 from livecam.cam.targets import Target, encode, top
 from livecam.cam.xgradcam import XGradCam
-from livecam.errors import MethodError
+from livecam.errors import MethodError, RuntimeChoiceError
 from livecam.models import graph
+from livecam.runtime import Backbone
 
 if TYPE_CHECKING:  # livecam.models imports this package's objectives and reshape
     from livecam.models import LoadedModel
@@ -165,8 +167,31 @@ class CamEngine:
             )
         self._feature_names = list(dict.fromkeys([*model.cam_layers, *self._gradient_layers]))
         self._feature_model = graph.features_and_output_model(model.model, self._feature_names)
+        self._backbone = self._runtime_backbone()
         self._steps: dict[int, tf.types.experimental.GenericFunction] = {}
         self.trace_count = 0
+
+    def _runtime_backbone(self) -> Backbone | None:
+        """The runtime that computes the CAM layer's activations outside this step,
+        with the head (the layers after it) kept here for the gradients."""
+        if self.model.runtime == "tensorflow":
+            return None
+        needs = {
+            "the gradient at the input": self.method.uses_input_gradients,
+            "noisy copies of the input": bool(self.method.noise_samples),
+            "--aug-smooth": self.aug_smooth,
+            "several layers": len(self.model.cam_layers) > 1,
+        }
+        for what, needed in needs.items():
+            if needed:
+                raise RuntimeChoiceError(
+                    f"method {self.method.name!r} with {what} runs on --runtime tensorflow "
+                    f"only, not {self.model.runtime!r}"
+                )
+        if self._layers[0].head is None:
+            layer = self._layers[0]
+            self._layers[0] = _Layer(layer.name, layer.method, self._head_model(layer.name))
+        return runtime.backbone(self.model)
 
     def _explained_layer(self, name: str, method: str, max_channels: int | None) -> _Layer:
         """One explained layer: the method prepared for it, and its head if the method runs it."""
@@ -182,9 +207,14 @@ class CamEngine:
             layer = self.model.model.get_layer(name)
             return keras.Model(layer.output, self.model.model.output)
         except (ValueError, KeyError) as exc:
+            who = (
+                f"runtime {self.model.runtime!r}"
+                if self.model.runtime != "tensorflow"
+                else f"method {self.method.name!r}"
+            )
             raise MethodError(
-                f"method {self.method.name!r} runs the layers after {name!r} "
-                f"alone, which model {self.model.name!r} does not allow: {exc}"
+                f"{who} runs the layers after {name!r} alone, which model "
+                f"{self.model.name!r} does not allow: {exc}"
             ) from None
 
     @property
@@ -203,7 +233,8 @@ class CamEngine:
             targets: What each map explains; default the top-1 class.
         """
         codes = encode(targets or top(1), self.model.num_classes)
-        result = self._step(len(codes))(images, codes)
+        given = self._backbone(images) if self._backbone is not None else []
+        result = self._step(len(codes))(images, codes, *given)
         return CamOutput(**{key: value.numpy() for key, value in result.items()})
 
     def _step(self, num_targets: int):
@@ -213,6 +244,9 @@ class CamEngine:
                 tf.TensorSpec([None, height, width, 3], tf.uint8, name="images"),
                 tf.TensorSpec([num_targets], tf.int32, name="targets"),
             ]
+            if self._backbone is not None:  # the CAM layer's activations, from the runtime
+                shape = self._feature_model.outputs[0].shape
+                signature.append(tf.TensorSpec(shape, tf.float32, name="activations"))
             self._steps[num_targets] = tf.function(self._compute, input_signature=signature)
         return self._steps[num_targets]
 
@@ -273,7 +307,7 @@ class CamEngine:
         noisy = inputs[None] + noise_pattern(samples, inputs.shape[1:]) * sigma[None]
         return tf.concat([inputs, tf.reshape(noisy, tf.concat([[-1], tf.shape(inputs)[1:]], 0))], 0)
 
-    def _compute(self, images: tf.Tensor, targets: tf.Tensor):
+    def _compute(self, images: tf.Tensor, targets: tf.Tensor, given: tf.Tensor | None = None):
         self.trace_count += 1  # runs only while tracing
         num_targets = targets.shape[0]
         inputs = self.model.preprocess(tf.cast(images, tf.float32))
@@ -287,7 +321,13 @@ class CamEngine:
             with tf.GradientTape(persistent=True) as tape:
                 if method.uses_input_gradients:
                     tape.watch(stacked)
-                *features, outputs = self._feature_model(stacked, training=False)
+                if given is None:
+                    *features, outputs = self._feature_model(stacked, training=False)
+                else:  # the runtime's activations, through the head
+                    tape.watch(given)
+                    if outer is not None:
+                        outer.watch(given)
+                    features, outputs = [given], self._layers[0].head(given, training=False)
                 outputs = tf.cast(outputs, tf.float32)
                 probabilities = self.objective.probabilities(outputs)[:batch]
                 class_ids = self._class_ids(probabilities, targets)  # from the originals

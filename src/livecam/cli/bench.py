@@ -27,6 +27,10 @@ def bench(
         Optional[list[str]], typer.Option(help="Input sizes, or 'native'.")
     ] = None,
     precision: Annotated[Optional[list[str]], typer.Option(help="Precisions.")] = None,
+    runtime: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Runtimes below the CAM layer: tensorflow, openvino."),
+    ] = None,
     batch: Annotated[Optional[list[str]], typer.Option(help="Batch sizes.")] = None,
     frames: Annotated[int, typer.Option(help="Frames per configuration.")] = 48,
     max_channels: opt.MaxChannels = None,
@@ -67,6 +71,8 @@ def bench(
 
       livecam bench --method all --frames 16
 
+      livecam bench --runtime tensorflow,openvino --batch 1,8
+
       livecam bench --batch 1,8 --baseline eager --plot bench.png
     """
     from livecam.bench import expand_matrix, machine_info, run_matrix, table_row, text_table
@@ -85,10 +91,12 @@ def bench(
             precision=opt.values(precision, ["float32"]),
             batch=[_int(b, "--batch") for b in opt.values(batch, ["1"])],
             max_channels=[max_channels],
+            runtime=opt.values(runtime, ["tensorflow"]),
         )
         for config in configs:
             opt.check_method(config.method)
             opt.check_precision(config.precision)
+            opt.check_runtime(config.runtime)
         if plot is not None:
             opt.check_outputs([plot], [], overwrite)
             opt.check_plots()

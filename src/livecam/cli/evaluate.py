@@ -73,6 +73,7 @@ def evaluate_command(
     labels: opt.Labels = None,
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
+    runtime: opt.Runtime = "tensorflow",
     eigen_smooth: opt.EigenSmooth = False,
     aug_smooth: opt.AugSmooth = False,
     max_channels: opt.MaxChannels = None,
@@ -111,7 +112,9 @@ def evaluate_command(
             opt.check_plots()
         dataset = load_annotations(annotations or _default_annotations(images), images)
         mapping = read_class_map(class_map) if class_map else None
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, None, None)
+        choice = opt.ModelChoice(
+            model, weights, layer, labels, input_size, precision, None, None, runtime=runtime
+        )
         bundle, _ = choice.load()
         method_options = MethodOptions(eigen_smooth, aug_smooth, max_channels)
         with progress_bar("eval") as progress:

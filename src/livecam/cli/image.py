@@ -47,6 +47,7 @@ def image(
     colormap: opt.Colormap = "jet",
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
+    runtime: opt.Runtime = "tensorflow",
     grid: opt.Grid = None,
     skip_tokens: opt.SkipTokens = None,
     threshold: opt.Threshold = None,
@@ -73,7 +74,7 @@ def image(
     with reported_errors():
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
         choice = opt.ModelChoice(
-            model, weights, layer, labels, input_size, precision, top, class_, kinds
+            model, weights, layer, labels, input_size, precision, top, class_, kinds, runtime
         )
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         explainer = choice.explainer(method, score, options)

@@ -89,6 +89,12 @@ def _check_score(value: str) -> None:
         raise LivecamError(f"unknown score {value!r}; choose one of {', '.join(SCORES)}")
 
 
+def check_runtime(value: str) -> None:
+    from livecam.runtime import check_runtime as library_check
+
+    library_check(value)
+
+
 def check_precision(value: str) -> None:
     from livecam.models import PRECISIONS
 
@@ -180,6 +186,14 @@ Precision = Annotated[
     str,
     typer.Option(
         help="float32, mixed_bfloat16 or mixed_float16.", callback=_checked(check_precision)
+    ),
+]
+Runtime = Annotated[
+    str,
+    typer.Option(
+        help="Where the layers up to the CAM layer run: tensorflow, or openvino "
+        "(livecam[openvino]: the same maps, faster on CPU).",
+        callback=_checked(check_runtime),
     ),
 ]
 Smooth = Annotated[
@@ -291,6 +305,7 @@ class ModelChoice:
     top: int | None
     classes: list[str] | None
     kinds: KindOptions = field(default_factory=KindOptions)
+    runtime: str = "tensorflow"
 
     def __post_init__(self) -> None:
         if self.top is not None and self.classes:
@@ -315,6 +330,7 @@ class ModelChoice:
                 labels=self.labels,
                 input_size=self.input_size,
                 precision=self.precision,
+                runtime=self.runtime,
                 **self.kinds.load_options(),
             )
         return bundle, chosen(bundle.labels, self.top, self.classes)

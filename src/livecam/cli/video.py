@@ -89,6 +89,7 @@ def annotate(
     colormap: opt.Colormap = "jet",
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
+    runtime: opt.Runtime = "tensorflow",
     grid: opt.Grid = None,
     skip_tokens: opt.SkipTokens = None,
     threshold: opt.Threshold = None,
@@ -159,7 +160,7 @@ def annotate(
     with reported_errors(), sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
         choice = opt.ModelChoice(
-            model, weights, layer, labels, input_size, precision, top, class_, kinds
+            model, weights, layer, labels, input_size, precision, top, class_, kinds, runtime
         )
         sources = expand_inputs(inputs)
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
@@ -192,7 +193,7 @@ def annotate(
                 model, weights, layer, str(labels) if labels else None, input_size, precision,
                 method, score, top, tuple(class_ or ()), options, alpha, colormap, batch, smooth,
                 refresh, codec, overwrite, follow, loading["grid"], skip_tokens, threshold,
-                loading["region"], str(similar_to) if similar_to else None,
+                loading["region"], str(similar_to) if similar_to else None, runtime,
             )  # fmt: skip
             failed = run_on_ray(
                 tasks,
@@ -320,6 +321,7 @@ def webcam(
     colormap: opt.Colormap = "jet",
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
+    runtime: opt.Runtime = "tensorflow",
     grid: opt.Grid = None,
     skip_tokens: opt.SkipTokens = None,
     threshold: opt.Threshold = None,
@@ -354,7 +356,7 @@ def webcam(
     with reported_errors(), sigterm_as_interrupt():
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
         choice = opt.ModelChoice(
-            model, weights, layer, labels, input_size, precision, top, class_, kinds
+            model, weights, layer, labels, input_size, precision, top, class_, kinds, runtime
         )
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         opt.check_outputs([record, log], inputs, overwrite)

@@ -53,6 +53,7 @@ class AnnotateJob:
     threshold: float | None = None
     region: tuple[float, float, float, float] | None = None
     similar_to: str | None = None
+    runtime: str = "tensorflow"
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class VideoAnnotator:
             skip_tokens=job.skip_tokens,
             region=job.region,
             similar_to=job.similar_to,
+            runtime=job.runtime,
         )
         targets = chosen(model.labels, job.top, job.classes)
         options = job.method_options.for_method(job.method)

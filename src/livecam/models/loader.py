@@ -29,6 +29,7 @@ from livecam.errors import InputSizeError, LayerError, ModelError, UnknownModelE
 from livecam.models import graph, lite0, zoo
 from livecam.models.labels import default_labels, read_labels
 from livecam.models.layers import CandidateLayer, candidate_layers, find_cam_layer, token_grid
+from livecam.runtime import check_runtime
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 MIN_INPUT_SIZE = 32
@@ -56,6 +57,10 @@ class LoadedModel:
         token_grid: The patch grid when the CAM layer outputs tokens.
         cam_layers: Every explained layer (``--layer A,B,C``): their maps are
             averaged. Default: ``(cam_layer,)``.
+        runtime: Where the layers up to the CAM layer run: ``tensorflow`` or
+            ``openvino`` (see :mod:`livecam.runtime`).
+        cache: What is built once per model and reused by every engine (the
+            converted backbone); each variant starts its own.
     """
 
     name: str
@@ -70,6 +75,8 @@ class LoadedModel:
     objective: Objective | None = None
     token_grid: TokenGrid | None = None
     cam_layers: tuple[str, ...] = ()
+    runtime: str = "tensorflow"
+    cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.cam_layers:
@@ -205,6 +212,7 @@ def load_model(
     skip_tokens: int | None = None,
     region: Region | None = None,
     similar_to: str | Path | np.ndarray | None = None,
+    runtime: str = "tensorflow",
 ) -> LoadedModel:
     """Load an image model and prepare it for CAM.
 
@@ -229,12 +237,15 @@ def load_model(
         region: Segmentation: explain the class over ``(x0, y0, x1, y1)``,
             fractions of the frame, instead of over its predicted mask.
         similar_to: An embedding model's reference: an image file or a BGR array.
+        runtime: Where the layers up to the CAM layer run: ``tensorflow``
+            (default) or ``openvino`` (``livecam[openvino]``).
 
     Returns:
         The prepared model.
 
     Raises:
-        UnknownModelError, WeightsUnavailableError, LayerError, InputSizeError, ModelError.
+        UnknownModelError, WeightsUnavailableError, LayerError, InputSizeError, ModelError,
+        RuntimeChoiceError.
 
     Example:
         >>> bundle = load_model("lite0")
@@ -257,6 +268,7 @@ def load_model(
         skip_tokens=skip_tokens,
         region=region,
         similar_to=similar_to,
+        runtime=runtime,
     )
     return native.variant(input_size) if input_size else native
 
@@ -273,11 +285,13 @@ def from_keras(
     skip_tokens: int | None = None,
     region: Region | None = None,
     similar_to: str | Path | np.ndarray | None = None,
+    runtime: str = "tensorflow",
 ) -> LoadedModel:
     """Prepare an in-memory Keras model (one output) for CAM, as :func:`load_model`
     does a file. ``preprocess`` maps RGB floats in [0, 255] to the model's
     input (default: unchanged); the other arguments are :func:`load_model`'s.
     """
+    check_runtime(runtime)
     policy = None if precision == "float32" else precision
     rebuilt, normalisation = graph.rebuild(model, None, policy)
     cam_layers = _cam_layers(rebuilt, layer)
@@ -298,6 +312,7 @@ def from_keras(
         objective=objective,
         token_grid=tokens,
         cam_layers=cam_layers,
+        runtime=runtime,
     )
     if similarity:  # embedded by the bundle's own model, so it exists first
         bundle.objective = similarity_to(bundle, *_reference(similar_to))

@@ -1,0 +1,61 @@
+"""Where the part of the model below the CAM layer runs.
+
+The engine asks a *backbone* for a batch's CAM-layer activations; it does not
+know which runtime answered. ``tensorflow`` is the engine's own compiled step
+(no backbone object: the forward pass stays inside it). ``openvino`` converts
+the model from its input to the CAM layer once, caches the conversion on disk
+and runs it with OpenVINO's CPU kernels; the layers after the CAM layer, and
+every gradient, stay in the compiled TensorFlow step.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from livecam.errors import RuntimeChoiceError
+
+if TYPE_CHECKING:
+    from livecam.models import LoadedModel
+
+RUNTIMES = ("tensorflow", "openvino")
+
+
+class Backbone(Protocol):
+    """The model from its input to the CAM layers, run outside TensorFlow."""
+
+    def __call__(self, images: np.ndarray) -> list[np.ndarray]:
+        """RGB uint8 ``[batch, H, W, 3]`` -> each CAM layer's float32 activations."""
+
+
+def check_runtime(runtime: str) -> str:
+    """``runtime`` if it is known and can run here.
+
+    Raises:
+        RuntimeChoiceError: An unknown runtime, or OpenVINO is not installed.
+    """
+    if runtime not in RUNTIMES:
+        raise RuntimeChoiceError(
+            f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}"
+        )
+    if runtime == "openvino" and importlib.util.find_spec("openvino") is None:
+        raise RuntimeChoiceError(
+            "--runtime openvino needs OpenVINO, which is not installed: "
+            "pip install 'livecam[openvino]'"
+        )
+    return runtime
+
+
+def backbone(model: LoadedModel) -> Backbone | None:
+    """The backbone ``model`` runs on, converted once per model variant; None
+    when the runtime is TensorFlow (the forward pass stays in the engine's step)."""
+    if model.runtime == "tensorflow":
+        return None
+    key = ("backbone", model.cam_layers)
+    if key not in model.cache:
+        from livecam.runtime.openvino import OpenVinoBackbone
+
+        model.cache[key] = OpenVinoBackbone(model)
+    return model.cache[key]

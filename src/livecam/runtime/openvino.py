@@ -1,0 +1,107 @@
+"""The model below the CAM layer on OpenVINO: converted once, cached on disk.
+
+The conversion takes a ``tf.function`` (the model's preprocessing, then its
+layers up to the CAM layers, float32) in memory: ``openvino.convert_model``
+traces it, no SavedModel on disk. The converted model is saved under the cache
+directory, keyed by the weights' content, the layers, the input size and the
+OpenVINO version; a second start reads it instead of converting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from livecam.errors import RuntimeChoiceError
+from livecam.models.lite0 import cache_dir
+
+PRECISION_HINTS = {"float32": "f32"}
+FORMAT = "weights-f32"  # part of the cache key: a change of how models are saved
+
+
+class OpenVinoBackbone:
+    """Activations of the CAM layers of a :class:`~livecam.models.LoadedModel`,
+    computed by OpenVINO on the CPU.
+
+    Attributes:
+        cached: Whether the converted model came from the disk cache.
+        path: The converted model's ``.xml`` in the cache.
+    """
+
+    def __init__(self, model) -> None:
+        import openvino as ov
+
+        if model.precision not in PRECISION_HINTS:
+            raise RuntimeChoiceError(
+                f"--runtime openvino runs precision {', '.join(PRECISION_HINTS)}, "
+                f"not {model.precision!r}"
+            )
+        self.layers = model.cam_layers
+        self.path = cache_dir() / "openvino" / _key(model, ov.get_version()) / "backbone.xml"
+        self.cached = self.path.is_file()
+        core = ov.Core()
+        if not self.cached:
+            _save_atomically(_convert(model), self.path)
+        config = {
+            "INFERENCE_PRECISION_HINT": PRECISION_HINTS[model.precision],
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        self._compiled = core.compile_model(core.read_model(self.path), "CPU", config)
+        self._outputs = [self._compiled.output(f"layer_{i}") for i in range(len(self.layers))]
+
+    def __call__(self, images: np.ndarray) -> list[np.ndarray]:
+        results = self._compiled(np.asarray(images, np.float32))
+        return [np.asarray(results[output]) for output in self._outputs]
+
+
+def _convert(model):
+    """The OpenVINO model of ``uint8 images -> [activations of each CAM layer]``."""
+    import openvino as ov
+    import tensorflow as tf
+
+    from livecam.models import graph
+
+    features = graph.features_and_output_model(model.model, list(model.cam_layers))
+    height, width = model.input_size
+
+    @tf.function(input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32)])
+    def below_cam(images):
+        *activations, _ = features(model.preprocess(images), training=False)
+        return {f"layer_{i}": tf.cast(a, tf.float32) for i, a in enumerate(activations)}
+
+    return ov.convert_model(below_cam)
+
+
+def _key(model, version: str) -> str:
+    digest = hashlib.sha256()
+    for weights in model.model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    preprocessing = getattr(model.preprocess, "__qualname__", type(model.preprocess).__name__)
+    size = str(model.input_size)
+    for part in (*model.cam_layers, size, model.precision, version, preprocessing, FORMAT):
+        digest.update(part.encode())
+    return digest.hexdigest()[:24]
+
+
+def _save_atomically(converted, path: Path) -> None:
+    """Save the ``.xml`` and ``.bin`` beside each other, then move the folder into
+    place: a reader never sees half a model (a concurrent writer's copy wins)."""
+    import openvino as ov
+
+    path.parent.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent.parent, prefix=".converting-"))
+    try:
+        # save_model stores float16 weights by default: the maps would drift
+        ov.save_model(converted, staging / path.name, compress_to_fp16=False)
+        try:
+            os.replace(staging, path.parent)
+        except OSError:  # already there: another process converted it first
+            if not path.is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

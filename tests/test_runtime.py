@@ -1,0 +1,122 @@
+"""--runtime openvino: the layers up to the CAM layer on OpenVINO, the head and
+its gradients in the compiled TensorFlow step; the same maps as TensorFlow's."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from conftest import bundle_of
+from livecam.cam import METHODS, CamEngine, top
+from livecam.errors import RuntimeChoiceError
+from livecam.frames import model_input
+
+HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
+needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="livecam[openvino] not installed")
+# what needs more than the CAM layer's activations: the input's gradient, noisy copies
+TENSORFLOW_ONLY = {"fullgrad", "smoothgradcam++"}
+ON_OPENVINO = [name for name in METHODS if name not in TENSORFLOW_ONLY]
+
+
+def vgg_style(seed: int = 3):
+    """Convolutions after the CAM layer, then a dense head: the head's gradients
+    vary over space, so the methods differ (as on VGG16)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((48, 48, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="cam")(x)
+    x = keras.layers.Conv2D(12, 3, padding="same", activation="relu", name="after")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(16, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(5)(x), name="vgg_style")
+
+
+@pytest.fixture(scope="module")
+def vgg_pair():
+    model = vgg_style()
+    return bundle_of(model, layer="cam"), bundle_of(model, layer="cam", runtime="openvino")
+
+
+@needs_openvino
+@pytest.mark.parametrize("method", [name for name in ON_OPENVINO if name != "cam"])
+def test_every_method_gives_tensorflows_maps_on_a_vgg_style_model(vgg_pair, method):
+    """(cam needs global average pooling then one dense layer: lite0's test has it.)"""
+    on_tf, on_ov = vgg_pair
+    images = np.random.default_rng(4).integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
+    expected = CamEngine(on_tf, method)(images, top(2))
+    engine = CamEngine(on_ov, method)
+    got = engine(images, top(2))
+    np.testing.assert_array_equal(got.class_ids, expected.class_ids)
+    np.testing.assert_allclose(got.probabilities, expected.probabilities, atol=1e-5)
+    np.testing.assert_allclose(got.maps, expected.maps, atol=1e-4)
+    assert expected.maps.max() > 0.5  # non-trivial maps were compared
+    engine(images[:1], top(2))
+    assert engine.trace_count == 1
+
+
+@needs_openvino
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "cam", "layercam", "ablationcam"])
+def test_lite0_on_openvino_gives_tensorflows_maps_on_real_photos(lite0, photos, method):
+    from livecam.models import load_model
+
+    images = model_input(list(photos.values()), lite0.input_size)
+    on_ov = load_model("lite0", runtime="openvino")
+    expected = CamEngine(lite0, method)(images, top(3))
+    got = CamEngine(on_ov, method)(images, top(3))
+    np.testing.assert_array_equal(got.class_ids, expected.class_ids)
+    np.testing.assert_allclose(got.probabilities, expected.probabilities, atol=1e-5)
+    np.testing.assert_allclose(got.maps, expected.maps, atol=1e-4)
+
+
+@needs_openvino
+def test_the_conversion_is_cached_and_a_second_load_reads_it(isolated_cache):
+    from livecam import runtime
+
+    model = vgg_style(seed=9)
+    first = runtime.backbone(bundle_of(model, layer="cam", runtime="openvino"))
+    again = runtime.backbone(bundle_of(model, layer="cam", runtime="openvino"))
+    assert not first.cached and again.cached and again.path == first.path
+    assert first.path.is_file() and first.path.with_suffix(".bin").is_file()
+    assert str(first.path).startswith(str(isolated_cache))
+    other = vgg_style(seed=10)  # other weights: another conversion
+    assert runtime.backbone(bundle_of(other, layer="cam", runtime="openvino")).path != first.path
+    images = np.random.default_rng(1).integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(first(images)[0], again(images)[0])
+
+
+@needs_openvino
+@pytest.mark.parametrize(
+    ("method", "options", "layer", "needs"),
+    [
+        ("fullgrad", {}, "cam", "the gradient at the input"),
+        ("smoothgradcam++", {}, "cam", "noisy copies"),
+        ("gradcam", {"aug_smooth": True}, "cam", "--aug-smooth"),
+        ("gradcam", {}, "cam,after", "several layers"),
+    ],
+)
+def test_what_needs_more_than_the_cam_layer_stays_on_tensorflow(method, options, layer, needs):
+    bundle = bundle_of(vgg_style(), layer=layer, runtime="openvino")
+    with pytest.raises(RuntimeChoiceError, match=f"{needs}.* runs on --runtime tensorflow only"):
+        CamEngine(bundle, method, **options)
+
+
+def test_unknown_runtime_is_one_clear_error():
+    with pytest.raises(RuntimeChoiceError, match="unknown runtime 'onnx'"):
+        bundle_of(vgg_style(), runtime="onnx")
+
+
+@pytest.mark.skipif(HAS_OPENVINO, reason="runs where livecam[openvino] is not installed")
+def test_openvino_without_the_extra_says_what_to_install():
+    """CI's floors step installs livecam without the extra: the real refusal."""
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    result = CliRunner().invoke(app, ["image", "x.jpg", "--runtime", "openvino"])
+    assert result.exit_code != 0
+    assert "pip install 'livecam[openvino]'" in result.output + result.stderr
