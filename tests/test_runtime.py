@@ -85,6 +85,10 @@ def test_the_conversion_is_cached_and_a_second_load_reads_it(isolated_cache):
     assert str(first.path).startswith(str(isolated_cache))
     other = vgg_style(seed=10)  # other weights: another conversion
     assert runtime.backbone(bundle_of(other, layer="cam", runtime="openvino")).path != first.path
+    from livecam.models import from_keras  # the same weights, another preprocessing
+
+    centred = from_keras(model, layer="cam", runtime="openvino", preprocess=lambda x: x - 127.5)
+    assert runtime.backbone(centred).path != first.path
     images = np.random.default_rng(1).integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
     np.testing.assert_array_equal(first(images)[0], again(images)[0])
 
@@ -120,3 +124,26 @@ def test_openvino_without_the_extra_says_what_to_install():
     result = CliRunner().invoke(app, ["image", "x.jpg", "--runtime", "openvino"])
     assert result.exit_code != 0
     assert "pip install 'livecam[openvino]'" in result.output + result.stderr
+
+
+@needs_openvino
+def test_livecam_image_on_openvino_says_what_tensorflow_says(samples, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    def run(*runtime: str) -> dict:
+        out = tmp_path / (runtime[-1] if runtime else "tensorflow")
+        arguments = ["image", str(samples / "orange.jpg"), "--json", "--out", str(out)]
+        result = CliRunner().invoke(app, [*arguments, *runtime])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    on_tf, on_ov = run(), run("--runtime", "openvino")
+    for ours, theirs in zip(on_ov["predictions"], on_tf["predictions"], strict=True):
+        assert ours["label"] == theirs["label"]
+        assert ours["probability"] == pytest.approx(theirs["probability"], abs=1e-5)
+    assert on_ov["targets"][0]["peak"] == on_tf["targets"][0]["peak"]
+    assert on_tf["predictions"][0]["label"] == "orange"

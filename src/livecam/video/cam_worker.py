@@ -82,9 +82,11 @@ class ExplainerCache:
         for measured costs: model, layer, method and its options, targets, score."""
         options = self._options(method)
         return (
-            f"{self.model.name}|{self.model.cam_layer}|{method}|eigen={options.eigen_smooth}"
+            f"{self.model.name}|{','.join(self.model.cam_layers)}|{method}"
+            f"|eigen={options.eigen_smooth}"
             f"|aug={options.aug_smooth}|channels={options.max_channels}"
             f"|targets={num_targets}|{self.score}"
+            + ("" if self.model.runtime == "tensorflow" else f"|{self.model.runtime}")
         )
 
     @property

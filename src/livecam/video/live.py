@@ -95,11 +95,10 @@ class LiveRunner:
         self.renderer = renderer
         self.fps_target = fps_target
         model = cache.model
-        # float32 first; bfloat16 is tried (once) when float32 is too slow, kept where faster.
-        precisions = (
-            model.precision,
-            *(("mixed_bfloat16",) if model.precision == "float32" else ()),
-        )
+        # float32 first; bfloat16 is tried (once) when float32 is too slow, kept where
+        # faster (on TensorFlow: the OpenVINO backbone runs float32 only, for now).
+        bfloat16 = model.precision == "float32" and model.runtime == "tensorflow"
+        precisions = (model.precision, *(("mixed_bfloat16",) if bfloat16 else ()))
         # a transformer's position embeddings hold it to its native size
         levels = ladder(model.input_size[0], precisions, resizable=model.token_grid is None)
         self.level = levels[0]
