@@ -147,3 +147,27 @@ def test_livecam_image_on_openvino_says_what_tensorflow_says(samples, tmp_path):
         assert ours["probability"] == pytest.approx(theirs["probability"], abs=1e-5)
     assert on_ov["targets"][0]["peak"] == on_tf["targets"][0]["peak"]
     assert on_tf["predictions"][0]["label"] == "orange"
+
+
+@needs_openvino
+def test_bfloat16_on_openvino_keeps_lite0s_maps_or_is_refused_where_the_cpu_lacks_it(lite0, photos):
+    """One float32 conversion, run with OpenVINO's bfloat16 hint where the CPU has it:
+    the maps stay within the fidelity gate (correlation >= 0.98, same top-1)."""
+    from dataclasses import replace
+
+    from livecam import runtime
+
+    on_bf16 = replace(lite0, runtime="openvino").variant(precision="mixed_bfloat16")
+    if not runtime.has_bfloat16("openvino"):
+        with pytest.raises(RuntimeChoiceError, match="no bfloat16"):
+            CamEngine(on_bf16)
+        return
+    images = model_input(list(photos.values()), lite0.input_size)
+    expected = CamEngine(lite0)(images)
+    got = CamEngine(on_bf16)(images)
+    np.testing.assert_array_equal(got.class_ids, expected.class_ids)
+    for ours, theirs in zip(got.maps, expected.maps, strict=True):
+        assert np.corrcoef(ours.ravel(), theirs.ravel())[0, 1] >= 0.98
+    assert (
+        runtime.backbone(on_bf16).path == runtime.backbone(replace(lite0, runtime="openvino")).path
+    )

@@ -48,6 +48,16 @@ def check_runtime(runtime: str) -> str:
     return runtime
 
 
+def has_bfloat16(runtime: str) -> bool:
+    """Whether ``runtime`` can run ``mixed_bfloat16`` here (TensorFlow always can,
+    slowly without the instructions; OpenVINO only where the CPU has them)."""
+    if runtime != "openvino":
+        return True
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 def backbone(model: LoadedModel) -> Backbone | None:
     """The backbone ``model`` runs on, converted once per model variant; None
     when the runtime is TensorFlow (the forward pass stays in the engine's step)."""

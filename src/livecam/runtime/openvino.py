@@ -20,7 +20,9 @@ import numpy as np
 from livecam.errors import RuntimeChoiceError
 from livecam.models.lite0 import cache_dir
 
-PRECISION_HINTS = {"float32": "f32"}
+# livecam precision -> OpenVINO's inference precision; the model is always
+# converted in float32 (one conversion for both), the hint sets what runs
+PRECISION_HINTS = {"float32": "f32", "mixed_bfloat16": "bf16"}
 FORMAT = "weights-f32"  # part of the cache key: a change of how models are saved
 
 
@@ -36,17 +38,14 @@ class OpenVinoBackbone:
     def __init__(self, model) -> None:
         import openvino as ov
 
-        if model.precision not in PRECISION_HINTS:
-            raise RuntimeChoiceError(
-                f"--runtime openvino runs precision {', '.join(PRECISION_HINTS)}, "
-                f"not {model.precision!r}"
-            )
-        self.layers = model.cam_layers
-        self.path = cache_dir() / "openvino" / _key(model, ov.get_version()) / "backbone.xml"
-        self.cached = self.path.is_file()
         core = ov.Core()
+        _check_precision(core, model.precision)
+        self.layers = model.cam_layers
+        float32 = model.variant(precision="float32")  # the same weights, not rounded
+        self.path = cache_dir() / "openvino" / _key(float32, ov.get_version()) / "backbone.xml"
+        self.cached = self.path.is_file()
         if not self.cached:
-            _save_atomically(_convert(model), self.path)
+            _save_atomically(_convert(float32), self.path)
         config = {
             "INFERENCE_PRECISION_HINT": PRECISION_HINTS[model.precision],
             "PERFORMANCE_HINT": "LATENCY",
@@ -57,6 +56,19 @@ class OpenVinoBackbone:
     def __call__(self, images: np.ndarray) -> list[np.ndarray]:
         results = self._compiled(np.asarray(images, np.float32))
         return [np.asarray(results[output]) for output in self._outputs]
+
+
+def _check_precision(core, precision: str) -> None:
+    if precision not in PRECISION_HINTS:
+        raise RuntimeChoiceError(
+            f"--runtime openvino runs precision {', '.join(PRECISION_HINTS)}, not {precision!r}"
+        )
+    capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if PRECISION_HINTS[precision] == "bf16" and "BF16" not in capabilities:
+        raise RuntimeChoiceError(
+            f"this CPU has no bfloat16 for OpenVINO (it has {', '.join(capabilities)}): "
+            f"use --precision float32"
+        )
 
 
 def _convert(model):
@@ -82,7 +94,7 @@ def _key(model, version: str) -> str:
     for weights in model.model.get_weights():
         digest.update(np.ascontiguousarray(weights).tobytes())
     digest.update(_preprocessed_ramp(model).tobytes())  # the preprocessing, by what it does
-    for part in (*model.cam_layers, str(model.input_size), model.precision, version, FORMAT):
+    for part in (*model.cam_layers, str(model.input_size), version, FORMAT):
         digest.update(part.encode())
     return digest.hexdigest()[:24]
 

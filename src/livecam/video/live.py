@@ -22,6 +22,7 @@ import numpy as np
 from livecam.errors import LivecamError
 from livecam.explain import TargetMap
 from livecam.render import HeatmapRenderer
+from livecam.runtime import has_bfloat16
 from livecam.timing import RateMeter, StageTimer, percentiles
 from livecam.video.cam_worker import CamWorker, Choice, ExplainerCache, LiveMap, VariantBuilder
 from livecam.video.follow import MapFollower
@@ -95,9 +96,8 @@ class LiveRunner:
         self.renderer = renderer
         self.fps_target = fps_target
         model = cache.model
-        # float32 first; bfloat16 is tried (once) when float32 is too slow, kept where
-        # faster (on TensorFlow: the OpenVINO backbone runs float32 only, for now).
-        bfloat16 = model.precision == "float32" and model.runtime == "tensorflow"
+        # float32 first; bfloat16 is tried (once) when float32 is too slow, kept where faster.
+        bfloat16 = model.precision == "float32" and has_bfloat16(model.runtime)
         precisions = (model.precision, *(("mixed_bfloat16",) if bfloat16 else ()))
         # a transformer's position embeddings hold it to its native size
         levels = ladder(model.input_size[0], precisions, resizable=model.token_grid is None)
