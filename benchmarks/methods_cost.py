@@ -60,7 +60,8 @@ def markdown(machine: dict, rows: list[list[str]], frames: int) -> str:
     header = ["model", "method", "forward ms", "CAM step ms", "beyond forward ms", "maps/s"]
     lines = [
         BEGIN,
-        f"Measured by `python benchmarks/methods_cost.py` on {machine['cpu']}, "
+        "Measured by `python benchmarks/methods_cost.py` (also run by "
+        f"`benchmarks/methods_table.py`) on {machine['cpu']}, "
         f"{machine['cores']} cores, TensorFlow {machine['tensorflow']}: 224 px, batch 1, "
         f"medians over {frames} frames of the sample clip, one process.",
         "A dash: the method does not apply to the model (`cam` needs global average pooling",

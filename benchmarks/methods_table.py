@@ -6,8 +6,9 @@ Drop and Increase in Confidence, the sanity check), for lite0 at 224.
     python benchmarks/methods_table.py --eval-json eval.json # reuse a `livecam eval --json`
 
 The evaluation is the command in EVAL_COMMAND; the table goes between the
-methods-table markers of docs/methods.md (benchmarks/methods_cost.py writes the
-cost table further down).
+methods-table markers of docs/methods.md. Then it runs benchmarks/methods_cost.py
+(every method's cost beyond the forward pass, lite0, MobileNetV3-Large and
+ResNet50), which writes the cost table further down; --no-cost skips it.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval-json", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "methods.md")
+    parser.add_argument("--no-cost", action="store_true", help="leave the cost table")
     args = parser.parse_args()
     report = json.loads(args.eval_json.read_text()) if args.eval_json else evaluation()
     text = args.out.read_text()
@@ -81,6 +83,14 @@ def main() -> None:
     new = text[: text.index(BEGIN)] + markdown(report) + text[text.index(END) + len(END) :]
     args.out.write_text(new)
     print(markdown(report))
+    if not args.no_cost:
+        cost = [
+            sys.executable,
+            str(ROOT / "benchmarks" / "methods_cost.py"),
+            "--out",
+            str(args.out),
+        ]
+        subprocess.run(cost, cwd=ROOT, check=True)
 
 
 if __name__ == "__main__":

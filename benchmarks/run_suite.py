@@ -67,6 +67,9 @@ def main() -> None:
 def render(machine: dict, results: list, frames: int, seconds: float) -> str:
     return f"""# Benchmarks
 
+(TensorFlow against OpenVINO below the CAM layer: [runtime.md](runtime.md), from
+`python benchmarks/runtime_figures.py`.)
+
 Produced by `{COMMAND}` in {seconds / 60:.0f} minutes on: {machine["cpu"]},
 {machine["cores"]} cores, no GPU, Python {machine["python"]},
 TensorFlow {machine["tensorflow"]}, Keras {machine["keras"]}, OpenCV {machine["opencv"]},

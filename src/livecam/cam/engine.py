@@ -4,6 +4,9 @@ The step is traced once per number of targets: its input signature fixes the
 image size and leaves the batch free, so a whole video is a single trace.
 Every method runs inside it, batched, including the extra forward passes of
 Score-CAM and the head passes of Ablation-CAM, and so do the smoothing options.
+With ``--layer A,B,C`` each layer gets its map and the maps are averaged. With
+another runtime (:mod:`livecam.runtime`), the layers up to the CAM layer run
+there and the step starts from their activations: only the head runs here.
 """
 
 from __future__ import annotations
