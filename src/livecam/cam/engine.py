@@ -338,8 +338,9 @@ class CamEngine:
                 chosen = self._explained(outputs, every_row)
                 per_target = [chosen[:, k] for k in range(num_targets)]  # sliced on the tape
             sources = features + ([stacked] if method.uses_input_gradients else [])
+            # d(score)/d(each source); None for a source the score does not depend on
             gradients = [
-                _gradients(tape, per_target[k], sources) if method.uses_gradients else None
+                tape.gradient(per_target[k], sources) if method.uses_gradients else None
                 for k in range(num_targets)
             ]
         forward = _Forward(
@@ -449,11 +450,6 @@ class _Forward:
     rows: tf.Tensor
     every_row: tf.Tensor
     outer: tf.GradientTape | None
-
-
-def _gradients(tape: tf.GradientTape, score: tf.Tensor, sources: list[tf.Tensor]) -> list:
-    """d(score)/d(each source); None for a source the score does not depend on."""
-    return tape.gradient(score, sources)
 
 
 def combine_layers(maps: list[tf.Tensor]) -> tf.Tensor:

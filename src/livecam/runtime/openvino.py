@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +53,12 @@ class OpenVinoBackbone:
         }
         self._compiled = core.compile_model(core.read_model(self.path), "CPU", config)
         self._outputs = [self._compiled.output(f"layer_{i}") for i in range(len(self.layers))]
+        self._lock = threading.Lock()  # one infer request: one batch at a time
 
     def __call__(self, images: np.ndarray) -> list[np.ndarray]:
-        results = self._compiled(np.asarray(images, np.float32))
-        return [np.asarray(results[output]) for output in self._outputs]
+        with self._lock:
+            results = self._compiled(np.asarray(images, np.float32))
+            return [np.array(results[output]) for output in self._outputs]
 
 
 def _check_precision(core, precision: str) -> None:
