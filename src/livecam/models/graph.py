@@ -78,11 +78,6 @@ def _owner_path(model, layer_name: str) -> list[Any] | None:
     return None
 
 
-def feature_and_output_model(model, layer_name: str):
-    """A model ``image -> [layer activations, model output]``, nested models included."""
-    return features_and_output_model(model, [layer_name])
-
-
 def features_and_output_model(model, layer_names: Sequence[str]):
     """A model ``image -> [activations of each named layer..., model output]``,
     the layers found in nested models too."""
