@@ -22,11 +22,18 @@ class GradCamPlusPlus(CamMethod):
     )
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
-        activations, gradients = inputs.activations, inputs.gradients
-        grads_2 = tf.square(gradients)
-        grads_3 = grads_2 * gradients
-        activation_sums = tf.reduce_sum(activations, axis=(1, 2), keepdims=True)
-        denominator = 2.0 * grads_2 + activation_sums * grads_3
-        safe = tf.where(denominator != 0.0, denominator, tf.ones_like(denominator))
-        alphas = tf.where(gradients != 0.0, grads_2 / safe, tf.zeros_like(gradients))
-        return tf.reduce_sum(alphas * tf.nn.relu(gradients), axis=(1, 2))
+        gradients = inputs.gradients
+        return plus_plus_weights(inputs.activations, gradients, tf.square(gradients), gradients**3)
+
+
+def plus_plus_weights(
+    activations: tf.Tensor, first: tf.Tensor, second: tf.Tensor, third: tf.Tensor
+) -> tf.Tensor:
+    """Grad-CAM++'s channel weights from the first, second and third powers of the
+    gradient (or their averages, for Smooth Grad-CAM++): sum_hw(alpha * ReLU(first))
+    with alpha = second / (2 * second + sum_hw(A) * third), zero where second is."""
+    activation_sums = tf.reduce_sum(activations, axis=(1, 2), keepdims=True)
+    denominator = 2.0 * second + activation_sums * third
+    safe = tf.where(denominator != 0.0, denominator, tf.ones_like(denominator))
+    alphas = tf.where(second != 0.0, second / safe, tf.zeros_like(second))
+    return tf.reduce_sum(alphas * tf.nn.relu(first), axis=(1, 2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
-from livecam.cam.gradcam_plus_plus import GradCamPlusPlus
+from livecam.cam.gradcam_plus_plus import GradCamPlusPlus, plus_plus_weights
 
 
 class SmoothGradCamPlusPlus(CamMethod):
@@ -26,11 +26,9 @@ class SmoothGradCamPlusPlus(CamMethod):
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
         noisy = inputs.noisy_gradients  # [samples, batch, h, w, c]
-        grads_1 = tf.reduce_mean(noisy, axis=0)
-        grads_2 = tf.reduce_mean(tf.square(noisy), axis=0)
-        grads_3 = tf.reduce_mean(noisy**3, axis=0)
-        activation_sums = tf.reduce_sum(inputs.activations, axis=(1, 2), keepdims=True)
-        denominator = 2.0 * grads_2 + activation_sums * grads_3
-        safe = tf.where(denominator != 0.0, denominator, tf.ones_like(denominator))
-        alphas = tf.where(grads_2 != 0.0, grads_2 / safe, tf.zeros_like(grads_2))
-        return tf.reduce_sum(alphas * tf.nn.relu(grads_1), axis=(1, 2))
+        return plus_plus_weights(
+            inputs.activations,
+            tf.reduce_mean(noisy, axis=0),
+            tf.reduce_mean(tf.square(noisy), axis=0),
+            tf.reduce_mean(noisy**3, axis=0),
+        )
