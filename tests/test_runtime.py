@@ -1,5 +1,6 @@
-"""--runtime openvino: the layers up to the CAM layer on OpenVINO, the head and
-its gradients in the compiled TensorFlow step; the same maps as TensorFlow's."""
+"""--runtime openvino: the layers up to the CAM layer on OpenVINO, and the head
+with its gradients there too where the head is a dense chain, else in the
+compiled TensorFlow step; the same maps as TensorFlow's."""
 
 from __future__ import annotations
 
@@ -57,6 +58,105 @@ def test_every_method_gives_tensorflows_maps_on_a_vgg_style_model(vgg_pair, meth
     assert expected.maps.max() > 0.5  # non-trivial maps were compared
     engine(images[:1], top(2))
     assert engine.trace_count == 1
+
+
+def dense_headed(seed: int = 5, activation: str = "relu", pooling: str = "max"):
+    """The CAM layer, then a dense chain as VGG16's (2x2 max pooling of an odd
+    7x7 grid, Flatten, Dense+ReLU, Dropout, Dense) or a global pooling."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((28, 28, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="cam")(x)
+    if pooling == "max":
+        x = keras.layers.Flatten()(keras.layers.MaxPooling2D()(x))
+    elif pooling == "average":
+        x = keras.layers.GlobalAveragePooling2D()(x)
+    else:
+        x = keras.layers.GlobalMaxPooling2D()(x)
+    x = keras.layers.Dense(24, activation=activation)(x)
+    x = keras.layers.Dropout(0.3)(x)
+    return keras.Model(inputs, keras.layers.Dense(6)(x), name=f"dense_{pooling}")
+
+
+@pytest.mark.parametrize("pooling", ["max", "average", "global_max"])
+def test_a_dense_heads_gradient_written_forward_is_tensorflows(pooling):
+    """What OpenVINO runs for the head: its logits and d(logit)/d(activations),
+    with forward operations only, equal TensorFlow's tape for several targets."""
+    import keras
+    import tensorflow as tf
+
+    from livecam.runtime import dense_head
+
+    model = dense_headed(pooling=pooling)
+    head = keras.Model(model.get_layer("cam").output, model.output)
+    layers = dense_head.head_layers(head)
+    assert layers is not None
+    activations = tf.nn.relu(tf.random.stateless_normal([3, 7, 7, 16], seed=(4, 2)))
+    class_ids = tf.constant([[0, 5], [3, 3], [2, 1]])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(activations)
+        logits = head(activations, training=False)
+        chosen = tf.gather(logits, class_ids, axis=1, batch_dims=1)
+        per_target = [chosen[:, k] for k in range(2)]
+    expected = tf.stack([tape.gradient(score, activations) for score in per_target], axis=1)
+    got_logits, got = dense_head.logits_and_gradients(layers, activations, class_ids)
+    np.testing.assert_allclose(got_logits, logits, atol=1e-6)
+    np.testing.assert_allclose(got, expected, atol=1e-7)
+    assert np.abs(expected).max() > 1e-3  # a gradient that is not zero was compared
+
+
+def test_a_head_with_other_layers_is_not_written_forward():
+    import keras
+
+    from livecam.runtime import dense_head
+
+    for model, layer in ((dense_headed(activation="gelu"), "cam"), (vgg_style(), "cam")):
+        head = keras.Model(model.get_layer(layer).output, model.output)
+        assert dense_head.head_layers(head) is None
+
+
+@needs_openvino
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "layercam", "xgradcam", "eigencam"])
+def test_a_dense_head_runs_on_openvino_with_its_gradients_and_gives_tensorflows_maps(method):
+    """The whole forward and backward pass in one OpenVINO call: the maps, the
+    classes and the probabilities are TensorFlow's, for ranked and fixed targets."""
+    from livecam import runtime
+    from livecam.cam import ClassTarget
+
+    model = dense_headed()
+    on_tf, on_ov = bundle_of(model, layer="cam"), bundle_of(model, layer="cam", runtime="openvino")
+    images = np.random.default_rng(6).integers(0, 256, (4, 28, 28, 3), dtype=np.uint8)
+    targets = [*top(2), ClassTarget(4)]
+    expected = CamEngine(on_tf, method)(images, targets)
+    engine = CamEngine(on_ov, method)
+    got = engine(images, targets)
+    assert runtime.backbone(on_ov, head=True).head and engine._backbone.head
+    np.testing.assert_array_equal(got.class_ids, expected.class_ids)
+    np.testing.assert_allclose(got.probabilities, expected.probabilities, atol=1e-5)
+    np.testing.assert_allclose(got.maps, expected.maps, atol=1e-4)
+    assert expected.maps.max() > 0.5
+
+
+@needs_openvino
+@pytest.mark.parametrize(
+    ("model", "method", "score"),
+    [
+        (lambda: dense_headed(activation="gelu"), "gradcam", "logit"),  # not a chain it writes
+        (dense_headed, "gradcam", "probability"),  # the softmax's gradient
+        (dense_headed, "ablationcam", "logit"),  # runs the head on ablated activations
+        (dense_headed, "shapleycam", "logit"),  # a second derivative
+    ],
+)
+def test_what_the_runtime_cannot_differentiate_runs_its_head_in_tensorflow(model, method, score):
+    network = model()
+    on_ov = bundle_of(network, layer="cam", runtime="openvino")
+    images = np.random.default_rng(7).integers(0, 256, (2, 28, 28, 3), dtype=np.uint8)
+    engine = CamEngine(on_ov, method, score)
+    assert not engine._backbone.head
+    expected = CamEngine(bundle_of(network, layer="cam"), method, score)(images, top(2))
+    np.testing.assert_allclose(engine(images, top(2)).maps, expected.maps, atol=1e-4)
 
 
 @needs_openvino

@@ -21,7 +21,14 @@ import tensorflow as tf
 
 from livecam import runtime
 from livecam.cam.ablationcam import AblationCam
-from livecam.cam.base import CamInputs, CamMethod, ScoreFunction, first_component, noise_pattern
+from livecam.cam.base import (
+    CamInputs,
+    CamMethod,
+    ScoreFunction,
+    first_component,
+    noise_pattern,
+    ranked_class_ids,
+)
 from livecam.cam.class_activation import ClassActivationMap
 from livecam.cam.eigencam import EigenCam, EigenGradCam
 from livecam.cam.fem import Fem
@@ -194,7 +201,18 @@ class CamEngine:
         if self._layers[0].head is None:
             layer = self._layers[0]
             self._layers[0] = _Layer(layer.name, layer.method, self._head_model(layer.name))
-        return runtime.backbone(self.model)
+        return runtime.backbone(self.model, head=self._head_on_runtime())
+
+    def _head_on_runtime(self) -> bool:
+        """Whether the runtime computes the head and the gradients too: it
+        differentiates the logit, and the method needs nothing else of the
+        head (no extra head passes, no second derivative)."""
+        method = self.method
+        return (
+            self.score == "logit"
+            and not (method.needs_head or method.uses_hessian or method.gradient_layers())
+            and runtime.runs_head(self.model)
+        )
 
     def _explained_layer(self, name: str, method: str, max_channels: int | None) -> _Layer:
         """One explained layer: the method prepared for it, and its head if the method runs it."""
@@ -236,7 +254,7 @@ class CamEngine:
             targets: What each map explains; default the top-1 class.
         """
         codes = encode(targets or top(1), self.model.num_classes)
-        given = self._backbone(images) if self._backbone is not None else []
+        given = self._backbone(images, codes) if self._backbone is not None else []
         result = self._step(len(codes))(images, codes, *given)
         return CamOutput(**{key: value.numpy() for key, value in result.items()})
 
@@ -250,14 +268,17 @@ class CamEngine:
             if self._backbone is not None:  # the CAM layer's activations, from the runtime
                 shape = self._feature_model.outputs[0].shape
                 signature.append(tf.TensorSpec(shape, tf.float32, name="activations"))
+                if self._backbone.head:  # and the head's results
+                    classes = self._feature_model.outputs[-1].shape[-1]
+                    signature += [
+                        tf.TensorSpec([None, classes], tf.float32, name="logits"),
+                        tf.TensorSpec([None, num_targets], tf.int32, name="class_ids"),
+                        tf.TensorSpec(
+                            [None, num_targets, *shape[1:]], tf.float32, name="gradients"
+                        ),
+                    ]
             self._steps[num_targets] = tf.function(self._compute, input_signature=signature)
         return self._steps[num_targets]
-
-    def _class_ids(self, probabilities: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        order = tf.argsort(probabilities, axis=-1, direction="DESCENDING", stable=True)
-        by_rank = tf.gather(order, tf.maximum(-targets - 1, 0), axis=1)
-        fixed = tf.broadcast_to(targets[None, :], tf.shape(by_rank))
-        return tf.where(fixed >= 0, fixed, by_rank)
 
     def _explained(self, outputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
         """The explained score (see :mod:`livecam.cam.objectives`) of each row's class."""
@@ -310,8 +331,13 @@ class CamEngine:
         noisy = inputs[None] + noise_pattern(samples, inputs.shape[1:]) * sigma[None]
         return tf.concat([inputs, tf.reshape(noisy, tf.concat([[-1], tf.shape(inputs)[1:]], 0))], 0)
 
-    def _compute(self, images: tf.Tensor, targets: tf.Tensor, given: tf.Tensor | None = None):
+    def _compute(self, images: tf.Tensor, targets: tf.Tensor, *runtime_outputs: tf.Tensor):
+        """The step; ``runtime_outputs`` are the backbone's: the CAM layer's
+        activations, and with the head on the runtime, its results too."""
         self.trace_count += 1  # runs only while tracing
+        if len(runtime_outputs) > 1:
+            return self._maps_of_given(images, targets, *runtime_outputs)
+        given = runtime_outputs[0] if runtime_outputs else None
         num_targets = targets.shape[0]
         inputs = self.model.preprocess(tf.cast(images, tf.float32))
         batch = tf.shape(inputs)[0]
@@ -333,7 +359,7 @@ class CamEngine:
                     features, outputs = [given], self._layers[0].head(given, training=False)
                 outputs = tf.cast(outputs, tf.float32)
                 probabilities = self.objective.probabilities(outputs)[:batch]
-                class_ids = self._class_ids(probabilities, targets)  # from the originals
+                class_ids = ranked_class_ids(probabilities, targets)  # from the originals
                 every_row = tf.tile(class_ids, [repeats, 1])
                 chosen = self._explained(outputs, every_row)
                 per_target = [chosen[:, k] for k in range(num_targets)]  # sliced on the tape
@@ -360,13 +386,32 @@ class CamEngine:
             ]
             maps.append(combine_layers(layer_maps))
         del tape, outer
+        return self._result(maps, probabilities, class_ids, outputs[:batch])
+
+    def _maps_of_given(self, images, targets, activations, logits, class_ids, gradients):
+        """The maps from what the runtime computed: activations, logits, the
+        explained classes and the gradients of their logits (one layer, no
+        augmented or noisy copies: the runtime is refused those)."""
+        inputs = self.model.preprocess(tf.cast(images, tf.float32))
+        forward = _Forward(
+            {self._layers[0].name: activations}, inputs, tf.shape(inputs)[0], class_ids, None
+        )
+        maps = [
+            self._layer_map(
+                self._layers[0], forward, k, {self._layers[0].name: gradients[:, k]}, None
+            )
+            for k in range(targets.shape[0])
+        ]
+        return self._result(maps, self.objective.probabilities(logits), class_ids, logits)
+
+    def _result(self, maps, probabilities, class_ids, outputs) -> dict[str, tf.Tensor]:
         result = {
             "maps": tf.stack(maps, axis=1),
             "probabilities": probabilities,
             "class_ids": class_ids,
         }
         if self.objective.has_masks:
-            result["masks"] = self.objective.masks(outputs[:batch], class_ids)
+            result["masks"] = self.objective.masks(outputs, class_ids)
         return result
 
     def _layer_map(

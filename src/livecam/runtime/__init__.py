@@ -24,10 +24,15 @@ RUNTIMES = ("tensorflow", "openvino")
 
 
 class Backbone(Protocol):
-    """The model from its input to the CAM layers, run outside TensorFlow."""
+    """The model from its input to the CAM layers, run outside TensorFlow; with
+    ``head``, the head after them and its gradients too."""
 
-    def __call__(self, images: np.ndarray) -> list[np.ndarray]:
-        """RGB uint8 ``[batch, H, W, 3]`` -> each CAM layer's float32 activations."""
+    head: bool
+
+    def __call__(self, images: np.ndarray, targets: np.ndarray | None = None) -> list[np.ndarray]:
+        """RGB uint8 ``[batch, H, W, 3]`` -> each CAM layer's float32 activations;
+        with ``head``, then the logits, the class ids ``[batch, targets]`` of the
+        target codes and d(logit)/d(activations) ``[batch, targets, ...]``."""
 
 
 def check_runtime(runtime: str) -> str:
@@ -58,14 +63,32 @@ def has_bfloat16(runtime: str) -> bool:
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
-def backbone(model: LoadedModel) -> Backbone | None:
+def backbone(model: LoadedModel, head: bool = False) -> Backbone | None:
     """The backbone ``model`` runs on, converted once per model variant; None
-    when the runtime is TensorFlow (the forward pass stays in the engine's step)."""
+    when the runtime is TensorFlow (the forward pass stays in the engine's step).
+    With ``head`` (see :func:`runs_head`), it also runs the head and its gradient."""
     if model.runtime == "tensorflow":
         return None
-    key = ("backbone", model.cam_layers)
+    key = ("backbone", model.cam_layers, head)
     if key not in model.cache:
         from livecam.runtime.openvino import OpenVinoBackbone
 
-        model.cache[key] = OpenVinoBackbone(model)
+        model.cache[key] = OpenVinoBackbone(model, head=head)
+    return model.cache[key]
+
+
+def runs_head(model: LoadedModel) -> bool:
+    """Whether the runtime can run ``model``'s head and its gradient too: a
+    classifier or multi-label model whose head is a dense chain
+    (:mod:`livecam.runtime.dense_head`), explained at one layer."""
+    if model.runtime == "tensorflow" or len(model.cam_layers) > 1:
+        return False
+    if model.objective.kind not in ("class", "label"):
+        return False
+    key = ("dense head", model.cam_layer)
+    if key not in model.cache:
+        from livecam.runtime import dense_head
+
+        float32 = model.variant(precision="float32")  # what the runtime converts
+        model.cache[key] = dense_head.head_layers(dense_head.head_model(float32)) is not None
     return model.cache[key]
