@@ -105,6 +105,12 @@ def test_a_dense_heads_gradient_written_forward_is_tensorflows(pooling):
     np.testing.assert_allclose(got_logits, logits, atol=1e-6)
     np.testing.assert_allclose(got, expected, atol=1e-7)
     assert np.abs(expected).max() > 1e-3  # a gradient that is not zero was compared
+    # Grad-CAM's: only the mean over the grid, through the kernel summed over it
+    mean_logits, mean_of = dense_head.run_head_for_mean(layers, activations)
+    np.testing.assert_allclose(mean_logits, logits, atol=1e-6)
+    expected_mean = tf.reduce_mean(expected, axis=(2, 3), keepdims=True)
+    np.testing.assert_allclose(mean_of(class_ids), expected_mean, atol=1e-7)
+    assert np.abs(expected_mean).max() > 1e-4
 
 
 def test_a_head_with_other_layers_is_not_written_forward():
@@ -133,6 +139,7 @@ def test_a_dense_head_runs_on_openvino_with_its_gradients_and_gives_tensorflows_
     engine = CamEngine(on_ov, method)
     got = engine(images, targets)
     assert runtime.backbone(on_ov, head=True).head and engine._backbone.head
+    assert engine._backbone.mean == (method == "gradcam")  # its mean gradient is enough
     np.testing.assert_array_equal(got.class_ids, expected.class_ids)
     np.testing.assert_allclose(got.probabilities, expected.probabilities, atol=1e-5)
     np.testing.assert_allclose(got.maps, expected.maps, atol=1e-4)
@@ -271,3 +278,45 @@ def test_bfloat16_on_openvino_keeps_lite0s_maps_or_is_refused_where_the_cpu_lack
     assert (
         runtime.backbone(on_bf16).path == runtime.backbone(replace(lite0, runtime="openvino")).path
     )
+
+
+@needs_openvino
+def test_auto_measures_both_runtimes_once_and_takes_the_faster(tmp_path):
+    """The choice follows the measured costs, which persist: a second load
+    measures nothing, and recorded costs that favour TensorFlow choose it."""
+    from livecam import runtime
+    from livecam.video.governor import CostCache, QualityLevel
+
+    costs = CostCache(tmp_path / "governor.json")
+    model = bundle_of(dense_headed(), layer="cam")
+    choice = runtime.choose(model, costs)
+    assert set(choice.ms_per_map) == {"tensorflow", "openvino"} and not choice.reason
+    assert choice.runtime == min(choice.ms_per_map, key=choice.ms_per_map.get)
+    again = CostCache(tmp_path / "governor.json")  # read back from the file
+    assert runtime.choose(model, again).ms_per_map == choice.ms_per_map
+    level, profile = QualityLevel(28, "float32"), "runtime-choice|cam"
+    again.update(f"{model.name}@tensorflow", profile, {level: 0.001})
+    again.update(f"{model.name}@openvino", profile, {level: 0.002})
+    assert runtime.choose(model, again).runtime == "tensorflow"
+    again.update(f"{model.name}@openvino", profile, {level: 0.0005})
+    assert runtime.choose(model, again).runtime == "openvino"
+
+
+@needs_openvino
+def test_auto_through_load_model_records_its_choice(monkeypatch, tmp_path):
+    from livecam.models import from_keras
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    bundle = from_keras(dense_headed(), layer="cam", runtime="auto")
+    choice = bundle.cache["runtime choice"]
+    assert bundle.runtime == choice.runtime in ("tensorflow", "openvino")
+    assert (tmp_path / "livecam" / "governor.json").is_file()
+
+
+@pytest.mark.skipif(HAS_OPENVINO, reason="runs where livecam[openvino] is not installed")
+def test_auto_without_openvino_is_tensorflow_and_says_why():
+    from livecam.models import from_keras
+
+    bundle = from_keras(dense_headed(), layer="cam", runtime="auto")
+    assert bundle.runtime == "tensorflow"
+    assert bundle.cache["runtime choice"].reason == "OpenVINO is not installed"

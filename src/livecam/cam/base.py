@@ -77,6 +77,8 @@ class CamMethod:
     needs_head: ClassVar[bool] = False  # runs the layers after the CAM layer alone
     uses_hessian: ClassVar[bool] = False  # a second backward pass: Hessian-vector product
     uses_input_gradients: ClassVar[bool] = False  # the gradient reaches the input
+    # the map depends on the gradient only through its mean over the grid (Grad-CAM)
+    uses_mean_gradient: ClassVar[bool] = False
     # SmoothGrad-style: this many noisy copies of the input, each with its gradients
     noise_samples: ClassVar[int] = 0
     noise_level: ClassVar[float] = 0.0  # the noise's standard deviation / the input's range

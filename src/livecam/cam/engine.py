@@ -201,7 +201,8 @@ class CamEngine:
         if self._layers[0].head is None:
             layer = self._layers[0]
             self._layers[0] = _Layer(layer.name, layer.method, self._head_model(layer.name))
-        return runtime.backbone(self.model, head=self._head_on_runtime())
+        head = self._head_on_runtime()
+        return runtime.backbone(self.model, head, head and self.method.uses_mean_gradient)
 
     def _head_on_runtime(self) -> bool:
         """Whether the runtime computes the head and the gradients too: it
@@ -274,7 +275,9 @@ class CamEngine:
                         tf.TensorSpec([None, classes], tf.float32, name="logits"),
                         tf.TensorSpec([None, num_targets], tf.int32, name="class_ids"),
                         tf.TensorSpec(
-                            [None, num_targets, *shape[1:]], tf.float32, name="gradients"
+                            [None, num_targets, *self._gradient_grid(shape)],
+                            tf.float32,
+                            name="gradients",
                         ),
                     ]
             self._steps[num_targets] = tf.function(self._compute, input_signature=signature)
@@ -388,6 +391,11 @@ class CamEngine:
         del tape, outer
         return self._result(maps, probabilities, class_ids, outputs[:batch])
 
+    def _gradient_grid(self, shape) -> list:
+        """The runtime's gradients' shape after batch and targets: the CAM layer's,
+        or ``1 x 1 x channels`` where it gives their mean over the grid."""
+        return [1, 1, shape[-1]] if self._backbone.mean else list(shape[1:])
+
     def _maps_of_given(self, images, targets, activations, logits, class_ids, gradients):
         """The maps from what the runtime computed: activations, logits, the
         explained classes and the gradients of their logits (one layer, no
@@ -396,12 +404,10 @@ class CamEngine:
         forward = _Forward(
             {self._layers[0].name: activations}, inputs, tf.shape(inputs)[0], class_ids, None
         )
-        maps = [
-            self._layer_map(
-                self._layers[0], forward, k, {self._layers[0].name: gradients[:, k]}, None
-            )
-            for k in range(targets.shape[0])
-        ]
+        layer, maps = self._layers[0], []
+        for k in range(targets.shape[0]):  # a mean over the grid is spread back over it
+            gradient = tf.broadcast_to(gradients[:, k], tf.shape(activations))
+            maps.append(self._layer_map(layer, forward, k, {layer.name: gradient}, None))
         return self._result(maps, self.objective.probabilities(logits), class_ids, logits)
 
     def _result(self, maps, probabilities, class_ids, outputs) -> dict[str, tf.Tensor]:

@@ -12,6 +12,7 @@ class GradCam(CamMethod):
 
     name = "gradcam"
     paper = "https://arxiv.org/abs/1610.02391"
+    uses_mean_gradient = True
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
         return tf.reduce_mean(inputs.gradients, axis=(1, 2))

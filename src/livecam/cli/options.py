@@ -191,8 +191,9 @@ Precision = Annotated[
 Runtime = Annotated[
     str,
     typer.Option(
-        help="Where the layers up to the CAM layer run: tensorflow, or openvino "
-        "(livecam[openvino]: the same maps, faster on CPU).",
+        help="Where the layers up to the CAM layer run: tensorflow, openvino "
+        "(livecam[openvino]: the same maps, faster on CPU), or auto (the faster one "
+        "here, measured once and cached).",
         callback=_checked(check_runtime),
     ),
 ]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from livecam import runtime as runtimes
 from livecam.cam.objectives import (
     ClassScores,
     LabelScores,
@@ -238,7 +239,9 @@ def load_model(
             fractions of the frame, instead of over its predicted mask.
         similar_to: An embedding model's reference: an image file or a BGR array.
         runtime: Where the layers up to the CAM layer run: ``tensorflow``
-            (default) or ``openvino`` (``livecam[openvino]``).
+            (default), ``openvino`` (``livecam[openvino]``), or ``auto``: the
+            one whose Grad-CAM step measures faster here (see
+            :func:`livecam.runtime.choose`; the choice is in ``cache["runtime choice"]``).
 
     Returns:
         The prepared model.
@@ -317,6 +320,10 @@ def from_keras(
     if similarity:  # embedded by the bundle's own model, so it exists first
         bundle.objective = similarity_to(bundle, *_reference(similar_to))
         bundle.labels = [f"similarity to {bundle.objective.name}"]
+    if runtime == "auto":
+        choice = runtimes.choose(replace(bundle, runtime="tensorflow"))
+        bundle.runtime = choice.runtime
+        bundle.cache["runtime choice"] = choice
     return bundle
 
 

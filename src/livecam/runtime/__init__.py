@@ -11,6 +11,8 @@ every gradient, stay in the compiled TensorFlow step.
 from __future__ import annotations
 
 import importlib.util
+import time
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -20,7 +22,8 @@ from livecam.errors import RuntimeChoiceError
 if TYPE_CHECKING:
     from livecam.models import LoadedModel
 
-RUNTIMES = ("tensorflow", "openvino")
+RUNTIMES = ("auto", "tensorflow", "openvino")
+AUTO_FRAMES = 8  # Grad-CAM steps timed on each runtime to choose one
 
 
 class Backbone(Protocol):
@@ -45,7 +48,7 @@ def check_runtime(runtime: str) -> str:
         raise RuntimeChoiceError(
             f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}"
         )
-    if runtime == "openvino" and importlib.util.find_spec("openvino") is None:
+    if runtime == "openvino" and not has_openvino():
         raise RuntimeChoiceError(
             "--runtime openvino needs OpenVINO, which is not installed: "
             "pip install 'livecam[openvino]'"
@@ -63,17 +66,18 @@ def has_bfloat16(runtime: str) -> bool:
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
-def backbone(model: LoadedModel, head: bool = False) -> Backbone | None:
+def backbone(model: LoadedModel, head: bool = False, mean: bool = False) -> Backbone | None:
     """The backbone ``model`` runs on, converted once per model variant; None
     when the runtime is TensorFlow (the forward pass stays in the engine's step).
-    With ``head`` (see :func:`runs_head`), it also runs the head and its gradient."""
+    With ``head`` (see :func:`runs_head`), it also runs the head and its gradient
+    (with ``mean``, only the gradient's mean over the grid)."""
     if model.runtime == "tensorflow":
         return None
-    key = ("backbone", model.cam_layers, head)
+    key = ("backbone", model.cam_layers, head, head and mean)
     if key not in model.cache:
         from livecam.runtime.openvino import OpenVinoBackbone
 
-        model.cache[key] = OpenVinoBackbone(model, head=head)
+        model.cache[key] = OpenVinoBackbone(model, head=head, mean=mean)
     return model.cache[key]
 
 
@@ -92,3 +96,66 @@ def runs_head(model: LoadedModel) -> bool:
         float32 = model.variant(precision="float32")  # what the runtime converts
         model.cache[key] = dense_head.head_layers(dense_head.head_model(float32)) is not None
     return model.cache[key]
+
+
+def has_openvino() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """What ``--runtime auto`` chose and why.
+
+    Attributes:
+        runtime: ``tensorflow`` or ``openvino``.
+        ms_per_map: The Grad-CAM step's median cost on each runtime measured
+            (this run or an earlier one on this machine, from the cache).
+        reason: Why OpenVINO was not measured, if it was not.
+    """
+
+    runtime: str
+    ms_per_map: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+def choose(model: LoadedModel, costs=None) -> RuntimeChoice:
+    """``--runtime auto``: OpenVINO where it is installed, runs the model and its
+    Grad-CAM step measured faster on this machine, else TensorFlow. The costs
+    persist in the governor's cache (``costs``: a
+    :class:`~livecam.video.governor.CostCache`), per machine, model, layers,
+    precision and size, so the next start measures nothing."""
+    if not has_openvino():
+        return RuntimeChoice("tensorflow", reason="OpenVINO is not installed")
+    from livecam.video.governor import CostCache, QualityLevel
+
+    costs = costs or CostCache()
+    level = QualityLevel(model.input_size[0], model.precision)
+    profile = f"runtime-choice|{','.join(model.cam_layers)}"
+    measured: dict[str, float] = {}
+    for name in ("tensorflow", "openvino"):
+        known = costs.costs(f"{model.name}@{name}", profile, [level]).get(level)
+        if known is None:
+            try:
+                known = _step_cost(replace(model, runtime=name))
+            except Exception as exc:  # any failure to convert or run: not OpenVINO
+                return RuntimeChoice("tensorflow", measured, f"OpenVINO failed: {exc}")
+            costs.update(f"{model.name}@{name}", profile, {level: known})
+            costs.save()
+        measured[name] = round(known * 1000, 3)
+    return RuntimeChoice(min(measured, key=measured.get), measured)
+
+
+def _step_cost(model: LoadedModel) -> float:
+    """Median seconds of a batch-1 Grad-CAM step, after two untimed ones."""
+    from livecam.cam import CamEngine
+
+    engine = CamEngine(model)
+    height, width = model.input_size
+    images = np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
+    times = []
+    for index in range(AUTO_FRAMES + 2):
+        start = time.perf_counter()
+        engine(images)
+        if index >= 2:
+            times.append(time.perf_counter() - start)
+    return float(np.median(times))

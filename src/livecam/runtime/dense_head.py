@@ -18,6 +18,8 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+# what may come before the first Dense: the grid sum passes through them
+GRID_LAYERS = {"MaxPooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout"}
 # Applies the head's layer to the forward value, returns (output, backward),
 # where backward maps d/d(output) [batch, targets, ...] to d/d(input).
 Step = tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]
@@ -34,9 +36,12 @@ def head_layers(head) -> list | None:
     """The head's layers in order if they form a chain this module can
     differentiate (checked by running them one after another against the
     head on random activations), else None."""
-    layers = [layer for layer in head.layers if layer.__class__.__name__ != "InputLayer"]
-    if not layers or not all(_supported(layer) for layer in layers):
+    layers = [layer for layer in head.layers if _kind(layer) != "InputLayer"]
+    if not all(_supported(layer) for layer in layers):
         return None
+    kinds = [_kind(layer) for layer in layers]
+    if "Dense" not in kinds or not set(kinds[: kinds.index("Dense")]) <= GRID_LAYERS:
+        return None  # run_head_for_mean sums over the grid up to the first Dense
     shape = [2, *head.inputs[0].shape[1:]]
     if None in shape:
         return None
@@ -74,8 +79,50 @@ def run_head(layers: list, activations: tf.Tensor):
     return value, gradients_of
 
 
+def run_head_for_mean(layers: list, activations: tf.Tensor):
+    """As :func:`run_head`, but the gradients averaged over the grid,
+    ``[batch, targets, 1, 1, channels]``: all Grad-CAM needs.
+
+    Each pooling layer sends a cell's gradient to one position (max) or spreads
+    it evenly (average), so the gradient summed over the CAM layer's grid is
+    the gradient summed over the pooled grid, and through ``Flatten`` that is
+    the first ``Dense`` kernel's rows summed over the grid (``channels x
+    units``: VGG16's 103 M weights become 2 M). That replaces the second pass
+    over the whole kernel, which at batch 1 costs as much as the forward pass
+    (both are bound by reading the kernel)."""
+    first = next(i for i, layer in enumerate(layers) if _kind(layer) == "Dense")
+    value = grid = activations
+    for layer in layers[:first]:  # pooling, Flatten, Dropout
+        value, _ = _step(layer, value)
+        if value.shape.rank == 4:
+            grid = value
+    dense = layers[first]
+    kernel = tf.convert_to_tensor(dense.kernel, tf.float32)
+    summed_kernel = tf.reduce_sum(tf.reshape(kernel, [-1, grid.shape[-1], kernel.shape[-1]]), 0)
+    value, through_dense = _dense(dense, value)
+    backwards = []
+    for layer in layers[first + 1 :]:
+        value, backward = _step(layer, value)
+        backwards.append(backward)
+    cells = tf.cast(tf.shape(activations)[1] * tf.shape(activations)[2], activations.dtype)
+
+    def mean_gradients_of(class_ids: tf.Tensor) -> tf.Tensor:
+        gradient = tf.one_hot(class_ids, tf.shape(value)[-1], dtype=value.dtype)
+        for backward in reversed(backwards):
+            gradient = backward(gradient)
+        at_units = through_dense.activation(gradient)  # d/d(the first Dense's z)
+        summed = tf.einsum("btj,cj->btc", at_units, summed_kernel)
+        return (summed / cells)[:, :, None, None, :]
+
+    return value, mean_gradients_of
+
+
+def _kind(layer) -> str:
+    return layer.__class__.__name__
+
+
 def _supported(layer) -> bool:
-    kind = layer.__class__.__name__
+    kind = _kind(layer)
     if kind == "Dense":
         return _activation(layer) in ("linear", "relu") and len(layer.input.shape) == 2
     if kind == "MaxPooling2D":
@@ -99,7 +146,7 @@ def _activation(layer) -> str:
 
 
 def _step(layer, x: tf.Tensor) -> Step:
-    kind = layer.__class__.__name__
+    kind = _kind(layer)
     if kind == "Dense":
         return _dense(layer, x)
     if kind in ("ReLU", "Activation"):
@@ -119,19 +166,26 @@ def _same(gradient: tf.Tensor) -> tf.Tensor:
     return gradient
 
 
-def _dense(layer, x: tf.Tensor) -> Step:
+class _DenseBackward:
+    """d/d(input) of a Dense layer; ``activation`` alone goes back to its z."""
+
+    def __init__(self, kernel: tf.Tensor, activation: Callable[[tf.Tensor], tf.Tensor]) -> None:
+        self.kernel = kernel
+        self.activation = activation
+
+    def __call__(self, gradient: tf.Tensor) -> tf.Tensor:
+        return tf.einsum("btj,ij->bti", self.activation(gradient), self.kernel)
+
+
+def _dense(layer, x: tf.Tensor) -> tuple[tf.Tensor, _DenseBackward]:
     kernel = tf.convert_to_tensor(layer.kernel, tf.float32)
     z = tf.matmul(x, kernel)
     if layer.use_bias:
         z = z + tf.convert_to_tensor(layer.bias, tf.float32)
-
-    def backward(gradient: tf.Tensor) -> tf.Tensor:
-        return tf.einsum("btj,ij->bti", gradient, kernel)
-
     if _activation(layer) != "relu":
-        return z, backward
+        return z, _DenseBackward(kernel, _same)
     output, through_relu = _relu(z)
-    return output, lambda gradient: backward(through_relu(gradient))
+    return output, _DenseBackward(kernel, through_relu)
 
 
 def _relu(x: tf.Tensor) -> Step:

@@ -39,25 +39,27 @@ class OpenVinoBackbone:
     Args:
         model: The model, at the precision to run (converted from its float32 variant).
         head: Also run the head: logits, the targets' class ids and their gradients.
+        mean: The gradients averaged over the grid only (Grad-CAM's weights).
 
     Attributes:
         cached: Whether the converted model came from the disk cache.
         path: The converted model's ``.xml`` in the cache.
     """
 
-    def __init__(self, model, head: bool = False) -> None:
+    def __init__(self, model, head: bool = False, mean: bool = False) -> None:
         import openvino as ov
 
         core = ov.Core()
         _check_precision(core, model.precision)
         self.layers = model.cam_layers
         float32 = model.variant(precision="float32")  # the same weights, not rounded
-        self.head = head
-        key = _key(float32, ov.get_version(), f"head-{model.objective.kind}" if head else "")
+        self.head, self.mean = head, head and mean
+        variant = f"head-{model.objective.kind}-{'mean' if self.mean else 'full'}" if head else ""
+        key = _key(float32, ov.get_version(), variant)
         self.path = cache_dir() / "openvino" / key / "backbone.xml"
         self.cached = self.path.is_file()
         if not self.cached:
-            _save_atomically(_convert(float32, head), self.path)
+            _save_atomically(_convert(float32, head, self.mean), self.path)
         config = {
             "INFERENCE_PRECISION_HINT": PRECISION_HINTS[model.precision],
             "PERFORMANCE_HINT": "LATENCY",
@@ -93,7 +95,7 @@ def _check_precision(core, precision: str) -> None:
         )
 
 
-def _convert(model, head: bool):
+def _convert(model, head: bool, mean: bool):
     """The OpenVINO model of ``uint8 images -> [activations of each CAM layer]``,
     and with ``head``, of ``(images, target codes) -> [activations, logits,
     class ids, gradients]``."""
@@ -117,7 +119,8 @@ def _convert(model, head: bool):
     @tf.function(input_signature=[images_spec, tf.TensorSpec([None], tf.int32)])
     def explained(images, targets):
         outputs = activations_of(images)
-        logits, gradients_of = dense_head.run_head(layers, outputs["layer_0"])
+        run = dense_head.run_head_for_mean if mean else dense_head.run_head
+        logits, gradients_of = run(layers, outputs["layer_0"])
         class_ids = ranked_class_ids(model.objective.probabilities(logits), targets)
         return {
             **outputs,
