@@ -30,6 +30,7 @@ from livecam.cam import METHODS
 from livecam.errors import LivecamError
 from livecam.explain import MethodOptions
 from livecam.frames import model_input
+from livecam.runtime import fidelity
 from livecam.timing import cpu_name, percentiles
 from livecam.video import VideoSink
 
@@ -74,6 +75,8 @@ class BenchResult:
     duplicated: int = 0
     peak_rss_mb: float = 0.0
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the fidelity gate's verdict on this precision and runtime (None: the reference)
+    fidelity: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data: NaN and infinities (a figure that could not be
@@ -268,6 +271,8 @@ def bench_config(
             result.dropped, result.duplicated = run["dropped"], run["duplicated"]
             result.pipeline_vs_cam = result.pipeline_fps / result.cam_fps
         result.traces = explainer.engine.trace_count
+        if (config.precision, model.runtime) != ("float32", "tensorflow"):
+            result.fidelity = fidelity.check(model, config.method, config.precision).to_json()
         sample = inputs[:BASELINE_FRAMES]
         ours = explainer.engine(sample)
         if "eager" in baselines:

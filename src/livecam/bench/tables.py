@@ -25,6 +25,7 @@ TABLE_COLUMNS = (
     "tkv corr",
     "RSS MB",
     "traces",
+    "fidelity gate",
 )
 
 
@@ -53,7 +54,17 @@ def table_row(result: BenchResult) -> list[str]:
         num(tkv.get("correlation"), ".3f"),
         num(result.peak_rss_mb, ".0f"),
         str(result.traces),
+        _gate(result.fidelity),
     ]
+
+
+def _gate(verdict: dict[str, Any] | None) -> str:
+    """``reference`` (TensorFlow float32), ``admitted r=0.999`` or why it is refused."""
+    if verdict is None:
+        return "reference"
+    if verdict["admitted"]:
+        return f"admitted r={verdict['correlation']:.3f}"
+    return f"refused: {verdict['reason']}"
 
 
 def markdown_table(results: list[BenchResult]) -> str:

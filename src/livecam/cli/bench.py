@@ -29,7 +29,7 @@ def bench(
     precision: Annotated[Optional[list[str]], typer.Option(help="Precisions.")] = None,
     runtime: Annotated[
         Optional[list[str]],
-        typer.Option(help="Runtimes below the CAM layer: tensorflow, openvino."),
+        typer.Option(help="Runtimes below the CAM layer: tensorflow, openvino, auto."),
     ] = None,
     batch: Annotated[Optional[list[str]], typer.Option(help="Batch sizes.")] = None,
     frames: Annotated[int, typer.Option(help="Frames per configuration.")] = 48,
@@ -71,7 +71,11 @@ def bench(
 
       livecam bench --method all --frames 16
 
-      livecam bench --runtime tensorflow,openvino --batch 1,8
+      livecam bench --runtime tensorflow,openvino --precision float32,mixed_bfloat16
+
+    A precision or runtime other than TensorFlow float32 is checked by the
+    fidelity gate (its maps against float32's on the bundled labelled photos):
+    the last column says whether the live governor may use it, or why not.
 
       livecam bench --batch 1,8 --baseline eager --plot bench.png
     """

@@ -374,6 +374,8 @@ def webcam(
             display=display,
             status=status,
         )
+        for precision, reason in runner.refused.items():
+            typer.echo(f"{precision} not used for {method} (fidelity gate): {reason}", err=True)
         frames = open_source(source if source is not None else camera, timeout, reconnect)
         try:
             summary = runner.run(

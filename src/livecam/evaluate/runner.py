@@ -149,7 +149,8 @@ class _Target:
     boxes: list[Box]
 
 
-def _targets(image_boxes, mapping, width, height, problems, path) -> list[_Target]:
+def annotated_targets(image_boxes, mapping, width, height, problems, path) -> list[_Target]:
+    """The image's annotated classes the model has, each with its boxes clipped to the image."""
     found = []
     for category, boxes in image_boxes.items():
         if category not in mapping:
@@ -241,7 +242,7 @@ def evaluate(
     for done, labelled in enumerate(images, start=1):
         image = as_bgr8(read_image(labelled.path))
         height, width = image.shape[:2]
-        targets = _targets(labelled.boxes, mapping, width, height, problems, labelled.path)
+        targets = annotated_targets(labelled.boxes, mapping, width, height, problems, labelled.path)
         if targets:
             for target in targets:
                 classes[target.category] = classes.get(target.category, 0) + 1

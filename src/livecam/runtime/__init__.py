@@ -98,6 +98,37 @@ def runs_head(model: LoadedModel) -> bool:
     return model.cache[key]
 
 
+def model_digest(model: LoadedModel) -> str:
+    """What the model computes, as a hex digest: its weights' bytes and its
+    preprocessing of a fixed ramp image (a function's name would not tell two
+    lambdas apart). Computed once per model variant."""
+    if "digest" not in model.cache:
+        import hashlib
+
+        import tensorflow as tf
+
+        digest = hashlib.sha256()
+        for weights in model.model.get_weights():
+            digest.update(np.ascontiguousarray(weights).tobytes())
+        height, width = model.input_size
+        ramp = np.linspace(0.0, 255.0, height * width * 3, dtype=np.float32)
+        preprocessed = model.preprocess(tf.constant(ramp.reshape(1, height, width, 3)))
+        digest.update(np.asarray(preprocessed, np.float32).tobytes())
+        model.cache["digest"] = digest.hexdigest()
+    return model.cache["digest"]
+
+
+def runtime_version(runtime: str) -> str:
+    """The library behind ``runtime`` and its version."""
+    if runtime == "openvino":
+        import openvino as ov
+
+        return f"openvino {ov.get_version()}"
+    import tensorflow as tf
+
+    return f"tensorflow {tf.__version__}"
+
+
 def has_openvino() -> bool:
     return importlib.util.find_spec("openvino") is not None
 

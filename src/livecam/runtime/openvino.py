@@ -133,23 +133,12 @@ def _convert(model, head: bool, mean: bool):
 
 
 def _key(model, version: str, variant: str) -> str:
-    digest = hashlib.sha256()
-    for weights in model.model.get_weights():
-        digest.update(np.ascontiguousarray(weights).tobytes())
-    digest.update(_preprocessed_ramp(model).tobytes())  # the preprocessing, by what it does
+    from livecam.runtime import model_digest
+
+    digest = hashlib.sha256(model_digest(model).encode())
     for part in (*model.cam_layers, str(model.input_size), version, FORMAT, variant):
         digest.update(part.encode())
     return digest.hexdigest()[:24]
-
-
-def _preprocessed_ramp(model) -> np.ndarray:
-    """The model's preprocessing of a fixed ramp image: two preprocessings that
-    differ give different bytes (a function's name would not tell lambdas apart)."""
-    import tensorflow as tf
-
-    height, width = model.input_size
-    ramp = np.linspace(0.0, 255.0, height * width * 3, dtype=np.float32)
-    return np.asarray(model.preprocess(tf.constant(ramp.reshape(1, height, width, 3))))
 
 
 def _save_atomically(converted, path: Path) -> None:

@@ -22,11 +22,11 @@ import numpy as np
 from livecam.errors import LivecamError
 from livecam.explain import TargetMap
 from livecam.render import HeatmapRenderer
-from livecam.runtime import has_bfloat16
+from livecam.runtime import fidelity, has_bfloat16
 from livecam.timing import RateMeter, StageTimer, percentiles
 from livecam.video.cam_worker import CamWorker, Choice, ExplainerCache, LiveMap, VariantBuilder
 from livecam.video.follow import MapFollower
-from livecam.video.governor import CostCache, Governor, ladder
+from livecam.video.governor import CostCache, Governor, QualityLevel, ladder
 from livecam.video.live_controls import KeyHandler, LiveControls, hud_line, status_line
 from livecam.video.pipeline import (
     MapSmoother,
@@ -96,9 +96,10 @@ class LiveRunner:
         self.renderer = renderer
         self.fps_target = fps_target
         model = cache.model
-        # float32 first; bfloat16 is tried (once) when float32 is too slow, kept where faster.
-        bfloat16 = model.precision == "float32" and has_bfloat16(model.runtime)
-        precisions = (model.precision, *(("mixed_bfloat16",) if bfloat16 else ()))
+        # float32 first; bfloat16 is tried (once) when float32 is too slow, kept where
+        # faster, and only where the fidelity gate admits its maps for this method
+        self.refused: dict[str, str] = {}  # precision -> why the gate refused it
+        precisions = (model.precision, *self._faster_precisions(model, cache.method, fps_target))
         # a transformer's position embeddings hold it to its native size
         levels = ladder(model.input_size[0], precisions, resizable=model.token_grid is None)
         self.level = levels[0]
@@ -133,6 +134,16 @@ class LiveRunner:
         self.problems: list[str] = []  # what went wrong beside the loop, which carried on
         self._reported_failure = False
 
+    def _faster_precisions(self, model, method: str, fps_target: float | None) -> list[str]:
+        """bfloat16 for the governor where it runs here and keeps the maps true."""
+        if fps_target is None or model.precision != "float32" or not has_bfloat16(model.runtime):
+            return []
+        verdict = fidelity.check(model, method, "mixed_bfloat16")
+        if not verdict.admitted:
+            self.refused["mixed_bfloat16"] = verdict.reason
+            return []
+        return ["mixed_bfloat16"]
+
     # The CAM thread ---------------------------------------------------------------
 
     def _choose(self) -> Choice:
@@ -156,6 +167,7 @@ class LiveRunner:
         profile = self.cache.profile(live_map.method, len(live_map.explanation.targets))
         if profile != self.profile:
             self._new_profile(profile)
+            self._gate(live_map.method)
         if self.builder.busy:  # steps slowed by a build in the background are not the level's cost
             return
         wanted = self.governor.record(live_map.step_s, live_map.level)
@@ -173,6 +185,22 @@ class LiveRunner:
         self.governor.rejected |= governor.rejected
         self.governor.switched(self.level)
         self.profile = profile
+
+    def _gate(self, method: str) -> None:
+        """After a switch of method: levels in a precision the fidelity gate
+        refuses for it are never chosen, and the current one is left at once."""
+        model = self.cache.model
+        for precision in {level.precision for level in self.levels} - {model.precision}:
+            verdict = fidelity.check(model, method, precision)
+            if verdict.admitted:
+                continue
+            self.refused[precision] = verdict.reason
+            for level in self.levels:
+                if level.precision == precision:
+                    self.governor.reject(level)
+            if self.level.precision == precision:
+                fallback = QualityLevel(self.level.input_size, model.precision)
+                self.builder.request(fallback, method, self.controls.targets)
 
     def _problem(self, text: str) -> None:
         """Something beside the loop failed: on the HUD, the status line and

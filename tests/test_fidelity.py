@@ -1,0 +1,117 @@
+"""The fidelity gate: a faster precision or runtime is used only where its maps
+stay true on the bundled labelled photos; the governor never picks a refused
+one, and ``livecam bench`` says why."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import pytest
+
+from conftest import bundle_of
+from livecam.runtime.fidelity import MAX_POINTING_DROP, MIN_CORRELATION, Fidelity
+
+HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
+
+
+def verdict(correlation=0.999, pointing=0.9, reference=0.9) -> Fidelity:
+    return Fidelity(
+        "gradcam", "openvino", "int8", correlation, correlation, pointing, reference, 21
+    )
+
+
+def test_the_gate_asks_for_correlated_maps_that_point_as_well():
+    assert verdict().admitted and verdict().reason == ""
+    assert verdict(correlation=MIN_CORRELATION).admitted
+    low = verdict(correlation=0.97)
+    assert not low.admitted and "map correlation 0.970 < 0.98" in low.reason
+    assert not verdict(correlation=math.nan).admitted  # a flat map is no match
+    assert verdict(pointing=0.9 - MAX_POINTING_DROP, reference=0.9).admitted
+    worse = verdict(pointing=0.81, reference=0.857)
+    assert not worse.admitted and "pointing 0.810 against 0.857" in worse.reason
+    assert verdict(pointing=None, reference=None).admitted  # no labelled class: correlation only
+
+
+def offset_model():
+    """An ImageNet-sized head over a CAM layer whose activations are 1000 plus a
+    signal of about 1: in bfloat16 (8 bits of mantissa, a step of 8 at 1000)
+    the signal rounds away, so the maps cannot stay true."""
+    import keras
+
+    keras.utils.set_random_seed(11)
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="sigmoid")(x)
+    x = keras.layers.Rescaling(1.0, offset=1000.0, name="cam")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(1000)(x), name="offset")
+
+
+@pytest.fixture(scope="module")
+def offset_bundle():
+    return bundle_of(offset_model(), layer="cam")
+
+
+def test_bfloat16_is_refused_where_it_rounds_the_maps_away(offset_bundle):
+    from livecam.runtime import fidelity
+
+    found = fidelity.measure(offset_bundle, "gradcam", "mixed_bfloat16", "tensorflow")
+    assert not found.admitted and found.reason.startswith("map correlation")
+    assert found.maps == 21  # the 21 labelled objects of samples/eval, ImageNet classes
+    assert found.pointing is not None and found.reference_pointing is not None
+
+
+def test_the_governor_never_uses_a_refused_precision_and_says_why(offset_bundle, tmp_path):
+    from livecam.cam import top
+    from livecam.render import HeatmapRenderer
+    from livecam.video.cam_worker import ExplainerCache
+    from livecam.video.display import Display
+    from livecam.video.governor import CostCache
+    from livecam.video.live import LiveRunner
+
+    cache = ExplainerCache(offset_bundle, "gradcam", top(1), "logit")
+    runner = LiveRunner(
+        cache,
+        HeatmapRenderer(),
+        fps_target=1000,  # unreachable: a governor would try anything faster
+        display=Display(enabled=False),
+        cost_cache=CostCache(tmp_path / "governor.json", machine="box"),
+    )
+    assert {level.precision for level in runner.levels} == {"float32"}
+    assert runner.refused["mixed_bfloat16"].startswith("map correlation")
+
+
+def test_the_verdict_is_kept_and_a_second_check_measures_nothing(offset_bundle, monkeypatch):
+    from livecam.runtime import fidelity
+
+    first = fidelity.check(offset_bundle, "gradcam", "mixed_bfloat16", "tensorflow")
+
+    def measured_again(*_args, **_kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(fidelity, "measure", measured_again)
+    assert fidelity.check(offset_bundle, "gradcam", "mixed_bfloat16", "tensorflow") == first
+
+
+@pytest.mark.skipif(not HAS_OPENVINO, reason="livecam[openvino] not installed")
+def test_bench_shows_the_gate_admitting_openvino_and_refusing_rounded_maps(offset_bundle, samples):
+    """lite0 on OpenVINO float32 computes TensorFlow's maps: admitted (the real
+    benchmark's verdict); the offset model's bfloat16 maps are refused, and
+    the table says why."""
+    from livecam.bench.runner import BenchConfig, BenchResult, bench_config, load_frames
+    from livecam.bench.tables import text_table
+    from livecam.runtime import fidelity
+
+    frames = load_frames(str(samples / "moving_monarch.mp4"), 4)
+    on_openvino = bench_config(BenchConfig(runtime="openvino"), frames, pipeline=False)
+    admitted = on_openvino.fidelity
+    assert admitted["admitted"] and admitted["correlation"] > 0.999
+    assert admitted["pointing"] == admitted["reference_pointing"] > 0.9
+    refused = fidelity.measure(offset_bundle, "gradcam", "mixed_bfloat16", "tensorflow")
+    reference = BenchResult(BenchConfig())
+    rounded = BenchResult(BenchConfig(precision="mixed_bfloat16"), fidelity=refused.to_json())
+    lines = text_table([reference, on_openvino, rounded]).splitlines()
+    assert lines[1].rstrip().endswith("reference")
+    assert "admitted r=1.000" in lines[2]
+    assert "refused: map correlation" in lines[3]
