@@ -115,3 +115,42 @@ def test_bench_shows_the_gate_admitting_openvino_and_refusing_rounded_maps(offse
     assert lines[1].rstrip().endswith("reference")
     assert "admitted r=1.000" in lines[2]
     assert "refused: map correlation" in lines[3]
+
+
+@pytest.fixture(scope="module")
+def black_frames(tmp_path_factory):
+    import cv2
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("black")
+    for index in range(4):
+        cv2.imwrite(str(folder / f"{index}.png"), np.zeros((120, 160, 3), np.uint8))
+    return folder
+
+
+@pytest.mark.skipif(not HAS_OPENVINO, reason="livecam[openvino] not installed")
+def test_int8_calibrated_on_black_frames_is_refused_and_on_the_samples_keeps_the_maps(
+    black_frames,
+):
+    """int8 quantizes with the ranges the calibration frames show it: black
+    frames teach it nothing, and the gate refuses its maps; the bundled
+    samples give maps close to float32's. Each calibration is its own conversion."""
+    from livecam import runtime
+    from livecam.models import load_model
+    from livecam.runtime import fidelity
+
+    absurd = load_model("lite0", runtime="openvino", precision="int8", calibration=black_frames)
+    refused = fidelity.measure(absurd, "gradcam", "int8")
+    assert not refused.admitted and refused.reason.startswith("map correlation")
+    sampled = load_model("lite0", runtime="openvino", precision="int8")
+    kept = fidelity.measure(sampled, "gradcam", "int8")
+    assert kept.correlation > 0.95 and kept.correlation > refused.correlation + 0.5
+    assert runtime.backbone(absurd).path != runtime.backbone(sampled).path
+
+
+def test_int8_runs_on_openvino_only():
+    from livecam.errors import RuntimeChoiceError
+    from livecam.models import load_model
+
+    with pytest.raises(RuntimeChoiceError, match="int8 runs on --runtime openvino"):
+        load_model("lite0", precision="int8")

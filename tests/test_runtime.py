@@ -197,7 +197,7 @@ def test_the_conversion_is_cached_and_a_second_load_reads_it(isolated_cache):
     centred = from_keras(model, layer="cam", runtime="openvino", preprocess=lambda x: x - 127.5)
     assert runtime.backbone(centred).path != first.path
     images = np.random.default_rng(1).integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(first(images)[0], again(images)[0])
+    np.testing.assert_array_equal(first(images)["layer_0"], again(images)["layer_0"])
 
 
 @needs_openvino

@@ -202,7 +202,10 @@ class CamEngine:
             layer = self._layers[0]
             self._layers[0] = _Layer(layer.name, layer.method, self._head_model(layer.name))
         head = self._head_on_runtime()
-        return runtime.backbone(self.model, head, head and self.method.uses_mean_gradient)
+        # Grad-CAM's maps need only the gradient's mean over the grid, and are
+        # computed on the runtime too (not with --eigen-smooth: an SVD)
+        mean = head and self.method.uses_mean_gradient and not self.eigen_smooth
+        return runtime.backbone(self.model, head, mean)
 
     def _head_on_runtime(self) -> bool:
         """Whether the runtime computes the head and the gradients too: it
@@ -244,8 +247,9 @@ class CamEngine:
         return self.model.input_size
 
     def traced(self, num_targets: int) -> bool:
-        """Whether the step for ``num_targets`` targets exists (was called once)."""
-        return num_targets in self._steps
+        """Whether the step for ``num_targets`` targets exists (was called once),
+        or there is none to trace (Grad-CAM's maps come from the runtime)."""
+        return num_targets in self._steps or getattr(self._backbone, "mean", False)
 
     def __call__(self, images: np.ndarray, targets: Sequence[Target] | None = None) -> CamOutput:
         """Run the compiled step.
@@ -255,8 +259,15 @@ class CamEngine:
             targets: What each map explains; default the top-1 class.
         """
         codes = encode(targets or top(1), self.model.num_classes)
-        given = self._backbone(images, codes) if self._backbone is not None else []
-        result = self._step(len(codes))(images, codes, *given)
+        if self._backbone is None:
+            result = self._step(len(codes))(images, codes)
+            return CamOutput(**{key: value.numpy() for key, value in result.items()})
+        given = self._backbone(images, codes)
+        if self._backbone.mean:  # Grad-CAM's maps came with the runtime's answer
+            return CamOutput(given["maps"], given["probabilities"], given["class_ids"])
+        names = ["logits", "class_ids", "gradients"] if self._backbone.head else []
+        computed = [given["layer_0"]] + [given[name] for name in names]
+        result = self._step(len(codes))(images, codes, *computed)
         return CamOutput(**{key: value.numpy() for key, value in result.items()})
 
     def _step(self, num_targets: int):
@@ -275,7 +286,7 @@ class CamEngine:
                         tf.TensorSpec([None, classes], tf.float32, name="logits"),
                         tf.TensorSpec([None, num_targets], tf.int32, name="class_ids"),
                         tf.TensorSpec(
-                            [None, num_targets, *self._gradient_grid(shape)],
+                            [None, num_targets, *shape[1:]],
                             tf.float32,
                             name="gradients",
                         ),
@@ -391,11 +402,6 @@ class CamEngine:
         del tape, outer
         return self._result(maps, probabilities, class_ids, outputs[:batch])
 
-    def _gradient_grid(self, shape) -> list:
-        """The runtime's gradients' shape after batch and targets: the CAM layer's,
-        or ``1 x 1 x channels`` where it gives their mean over the grid."""
-        return [1, 1, shape[-1]] if self._backbone.mean else list(shape[1:])
-
     def _maps_of_given(self, images, targets, activations, logits, class_ids, gradients):
         """The maps from what the runtime computed: activations, logits, the
         explained classes and the gradients of their logits (one layer, no
@@ -404,10 +410,11 @@ class CamEngine:
         forward = _Forward(
             {self._layers[0].name: activations}, inputs, tf.shape(inputs)[0], class_ids, None
         )
-        layer, maps = self._layers[0], []
-        for k in range(targets.shape[0]):  # a mean over the grid is spread back over it
-            gradient = tf.broadcast_to(gradients[:, k], tf.shape(activations))
-            maps.append(self._layer_map(layer, forward, k, {layer.name: gradient}, None))
+        layer = self._layers[0]
+        maps = [
+            self._layer_map(layer, forward, k, {layer.name: gradients[:, k]}, None)
+            for k in range(targets.shape[0])
+        ]
         return self._result(maps, self.objective.probabilities(logits), class_ids, logits)
 
     def _result(self, maps, probabilities, class_ids, outputs) -> dict[str, tf.Tensor]:

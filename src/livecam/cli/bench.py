@@ -100,7 +100,7 @@ def bench(
         for config in configs:
             opt.check_method(config.method)
             opt.check_precision(config.precision)
-            opt.check_runtime(config.runtime)
+            opt.check_runtime(config.runtime, config.precision)
         if plot is not None:
             opt.check_outputs([plot], [], overwrite)
             opt.check_plots()

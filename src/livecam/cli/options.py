@@ -89,10 +89,10 @@ def _check_score(value: str) -> None:
         raise LivecamError(f"unknown score {value!r}; choose one of {', '.join(SCORES)}")
 
 
-def check_runtime(value: str) -> None:
+def check_runtime(value: str, precision: str = "float32") -> None:
     from livecam.runtime import check_runtime as library_check
 
-    library_check(value)
+    library_check(value, precision)
 
 
 def check_precision(value: str) -> None:
@@ -185,7 +185,9 @@ InputSize = Annotated[Optional[int], typer.Option(help="Run the model at this sq
 Precision = Annotated[
     str,
     typer.Option(
-        help="float32, mixed_bfloat16 or mixed_float16.", callback=_checked(check_precision)
+        help="float32, mixed_bfloat16, mixed_float16, or int8 (--runtime openvino: "
+        "quantized on --calibration frames).",
+        callback=_checked(check_precision),
     ),
 ]
 Runtime = Annotated[

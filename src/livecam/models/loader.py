@@ -32,7 +32,15 @@ from livecam.models.labels import default_labels, read_labels
 from livecam.models.layers import CandidateLayer, candidate_layers, find_cam_layer, token_grid
 from livecam.runtime import check_runtime
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "int8")
+# int8 is OpenVINO's post-training quantization of a float32 model
+
+
+def keras_policy(precision: str) -> str:
+    """The Keras dtype policy a precision builds the model under."""
+    return "float32" if precision == "int8" else precision
+
+
 MIN_INPUT_SIZE = 32
 
 
@@ -50,7 +58,8 @@ class LoadedModel:
         input_size: ``(height, width)`` the model runs at.
         normalisation: ``softmax`` or ``sigmoid``: what turns the logits into
             the probabilities the original model output.
-        precision: The Keras dtype policy the model was built under.
+        precision: The Keras dtype policy the model was built under, or
+            ``int8`` (built in float32, quantized by the OpenVINO runtime).
         origin: The bundle at the native size that variants are built from
             (None for that bundle itself).
         objective: What a map explains (a class, a label, a segment, a
@@ -60,6 +69,8 @@ class LoadedModel:
             averaged. Default: ``(cam_layer,)``.
         runtime: Where the layers up to the CAM layer run: ``tensorflow`` or
             ``openvino`` (see :mod:`livecam.runtime`).
+        calibration: Frames ``int8`` is calibrated on: a video or a folder of
+            images (None: the bundled samples).
         cache: What is built once per model and reused by every engine (the
             converted backbone); each variant starts its own.
     """
@@ -77,6 +88,7 @@ class LoadedModel:
     token_grid: TokenGrid | None = None
     cam_layers: tuple[str, ...] = ()
     runtime: str = "tensorflow"
+    calibration: str | None = None
     cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -117,7 +129,7 @@ class LoadedModel:
                 f"{native.input_size[0]}x{native.input_size[1]} input, and livecam does not "
                 f"interpolate them, so it runs at that size only (not {size})"
             )
-        model, _ = graph.rebuild(native.model, resize, precision)  # already logits
+        model, _ = graph.rebuild(native.model, resize, keras_policy(precision))  # already logits
         built = replace(
             native, model=model, input_size=(size, size), precision=precision, origin=native
         )
@@ -214,6 +226,7 @@ def load_model(
     region: Region | None = None,
     similar_to: str | Path | np.ndarray | None = None,
     runtime: str = "tensorflow",
+    calibration: str | Path | None = None,
 ) -> LoadedModel:
     """Load an image model and prepare it for CAM.
 
@@ -232,7 +245,8 @@ def load_model(
         output: Which output of a multi-output model to explain.
         input_size: Run at this square size instead of the native one (needs a
             convolutional base with global pooling).
-        precision: ``float32``, ``mixed_bfloat16`` or ``mixed_float16``.
+        precision: ``float32``, ``mixed_bfloat16``, ``mixed_float16``, or ``int8``
+            (``runtime="openvino"`` only: quantized with NNCF on ``calibration``).
         grid: A token layer's patch grid ``(h, w)`` (default: guessed).
         skip_tokens: How many leading tokens are not patches (default: guessed).
         region: Segmentation: explain the class over ``(x0, y0, x1, y1)``,
@@ -242,6 +256,8 @@ def load_model(
             (default), ``openvino`` (``livecam[openvino]``), or ``auto``: the
             one whose Grad-CAM step measures faster here (see
             :func:`livecam.runtime.choose`; the choice is in ``cache["runtime choice"]``).
+        calibration: ``int8``: a video or a folder of images to calibrate the
+            quantization on (default: the bundled sample clip and photos).
 
     Returns:
         The prepared model.
@@ -272,6 +288,7 @@ def load_model(
         region=region,
         similar_to=similar_to,
         runtime=runtime,
+        calibration=calibration,
     )
     return native.variant(input_size) if input_size else native
 
@@ -289,13 +306,14 @@ def from_keras(
     region: Region | None = None,
     similar_to: str | Path | np.ndarray | None = None,
     runtime: str = "tensorflow",
+    calibration: str | Path | None = None,
 ) -> LoadedModel:
     """Prepare an in-memory Keras model (one output) for CAM, as :func:`load_model`
     does a file. ``preprocess`` maps RGB floats in [0, 255] to the model's
     input (default: unchanged); the other arguments are :func:`load_model`'s.
     """
-    check_runtime(runtime)
-    policy = None if precision == "float32" else precision
+    check_runtime(runtime, precision)
+    policy = None if keras_policy(precision) == "float32" else precision
     rebuilt, normalisation = graph.rebuild(model, None, policy)
     cam_layers = _cam_layers(rebuilt, layer)
     cam_layer = cam_layers[-1]
@@ -316,6 +334,7 @@ def from_keras(
         token_grid=tokens,
         cam_layers=cam_layers,
         runtime=runtime,
+        calibration=None if calibration is None else str(calibration),
     )
     if similarity:  # embedded by the bundle's own model, so it exists first
         bundle.objective = similarity_to(bundle, *_reference(similar_to))

@@ -28,32 +28,51 @@ AUTO_FRAMES = 8  # Grad-CAM steps timed on each runtime to choose one
 
 class Backbone(Protocol):
     """The model from its input to the CAM layers, run outside TensorFlow; with
-    ``head``, the head after them and its gradients too."""
+    ``head``, the head after them and its gradients too; with ``mean`` as well,
+    Grad-CAM's maps."""
 
     head: bool
+    mean: bool
 
-    def __call__(self, images: np.ndarray, targets: np.ndarray | None = None) -> list[np.ndarray]:
-        """RGB uint8 ``[batch, H, W, 3]`` -> each CAM layer's float32 activations;
-        with ``head``, then the logits, the class ids ``[batch, targets]`` of the
-        target codes and d(logit)/d(activations) ``[batch, targets, ...]``."""
+    def __call__(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict:
+        """RGB uint8 ``[batch, H, W, 3]`` (and with ``head``, the target codes)
+        -> float32 ``layer_0``, ``layer_1``... : each CAM layer's activations;
+        with ``head``, also ``logits``, ``class_ids`` ``[batch, targets]`` and
+        ``gradients``: d(logit)/d(activations) ``[batch, targets, ...]``; with
+        ``mean``, their mean over the grid ``[batch, targets, 1, 1, channels]``,
+        ``maps`` (Grad-CAM's, normalised) and ``probabilities``."""
 
 
-def check_runtime(runtime: str) -> str:
-    """``runtime`` if it is known and can run here.
+def check_runtime(runtime: str, precision: str = "float32") -> str:
+    """``runtime`` if it is known and can run here (and ``precision`` on it).
 
     Raises:
-        RuntimeChoiceError: An unknown runtime, or OpenVINO is not installed.
+        RuntimeChoiceError: An unknown runtime, OpenVINO is not installed, or
+            ``int8`` asked of a runtime other than OpenVINO.
     """
     if runtime not in RUNTIMES:
         raise RuntimeChoiceError(
             f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}"
         )
-    if runtime == "openvino" and not has_openvino():
+    if precision == "int8" and runtime == "tensorflow":
         raise RuntimeChoiceError(
-            "--runtime openvino needs OpenVINO, which is not installed: "
-            "pip install 'livecam[openvino]'"
+            "--precision int8 runs on --runtime openvino (quantized with NNCF), not tensorflow"
+        )
+    if (runtime == "openvino" or precision == "int8") and not has_openvino():
+        raise RuntimeChoiceError(
+            f"--runtime openvino{' (int8)' if precision == 'int8' else ''} needs OpenVINO, "
+            "which is not installed: pip install 'livecam[openvino]'"
         )
     return runtime
+
+
+def faster_precisions(runtime: str) -> list[str]:
+    """What may run faster than float32 on ``runtime`` here (each still to pass
+    the fidelity gate, :mod:`livecam.runtime.fidelity`)."""
+    faster = ["mixed_bfloat16"] if has_bfloat16(runtime) else []
+    if runtime == "openvino" and importlib.util.find_spec("nncf") is not None:
+        faster.append("int8")
+    return faster
 
 
 def has_bfloat16(runtime: str) -> bool:
@@ -157,6 +176,8 @@ def choose(model: LoadedModel, costs=None) -> RuntimeChoice:
     precision and size, so the next start measures nothing."""
     if not has_openvino():
         return RuntimeChoice("tensorflow", reason="OpenVINO is not installed")
+    if model.precision == "int8":  # checked before: OpenVINO is installed
+        return RuntimeChoice("openvino", reason="int8 runs on OpenVINO only")
     from livecam.video.governor import CostCache, QualityLevel
 
     costs = costs or CostCache()

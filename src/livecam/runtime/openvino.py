@@ -12,9 +12,13 @@ computes their gradients: the whole forward and backward pass in one call.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
+import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -27,9 +31,12 @@ from livecam.models.lite0 import cache_dir
 from livecam.runtime import dense_head
 
 # livecam precision -> OpenVINO's inference precision; the model is always
-# converted in float32 (one conversion for both), the hint sets what runs
-PRECISION_HINTS = {"float32": "f32", "mixed_bfloat16": "bf16"}
+# converted in float32 (one conversion for both), the hint sets what runs;
+# int8 is that conversion quantized by NNCF, its other operations in float32
+PRECISION_HINTS = {"float32": "f32", "mixed_bfloat16": "bf16", "int8": "f32"}
+CALIBRATION_FRAMES = 48  # at most: the first ones of the calibration video or folder
 FORMAT = "weights-f32"  # part of the cache key: a change of how models are saved
+HEAD_SCOPE = "livecam_head"  # the name scope of the head's operations in the conversion
 
 
 class OpenVinoBackbone:
@@ -55,37 +62,46 @@ class OpenVinoBackbone:
         float32 = model.variant(precision="float32")  # the same weights, not rounded
         self.head, self.mean = head, head and mean
         variant = f"head-{model.objective.kind}-{'mean' if self.mean else 'full'}" if head else ""
+        if model.precision == "int8":
+            variant += f"-int8-{calibration_digest(model)}"
         key = _key(float32, ov.get_version(), variant)
         self.path = cache_dir() / "openvino" / key / "backbone.xml"
         self.cached = self.path.is_file()
         if not self.cached:
-            _save_atomically(_convert(float32, head, self.mean), self.path)
+            converted = _convert(float32, head, self.mean)
+            if model.precision == "int8":
+                converted = _quantized(converted, model, head)
+            _save_atomically(converted, self.path)
         config = {
             "INFERENCE_PRECISION_HINT": PRECISION_HINTS[model.precision],
             "PERFORMANCE_HINT": "LATENCY",
         }
         self._compiled = core.compile_model(core.read_model(self.path), "CPU", config)
         names = [f"layer_{i}" for i in range(len(self.layers))]
-        if head:
-            names += ["logits", "class_ids", "gradients"]
-        self._outputs = [self._compiled.output(name) for name in names]
+        names += ["logits", "class_ids", "gradients"] if head else []
+        names += ["maps", "probabilities"] if self.mean else []
+        self._outputs = {name: self._compiled.output(name) for name in names}
         self._lock = threading.Lock()  # one infer request: one batch at a time
 
-    def __call__(self, images: np.ndarray, targets: np.ndarray | None = None) -> list[np.ndarray]:
-        """Each CAM layer's activations; with the head, then the logits, the
-        class ids ``[batch, targets]`` of the target codes and their gradients."""
+    def __call__(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict:
+        """See :class:`livecam.runtime.Backbone`."""
         inputs = [np.asarray(images, np.float32)]
         if self.head:
             inputs.append(np.asarray(targets, np.int32))
         with self._lock:
             results = self._compiled(inputs)
-            return [np.array(results[output]) for output in self._outputs]
+            return {name: np.array(results[port]) for name, port in self._outputs.items()}
 
 
 def _check_precision(core, precision: str) -> None:
     if precision not in PRECISION_HINTS:
         raise RuntimeChoiceError(
             f"--runtime openvino runs precision {', '.join(PRECISION_HINTS)}, not {precision!r}"
+        )
+    if precision == "int8" and importlib.util.find_spec("nncf") is None:
+        raise RuntimeChoiceError(
+            "--precision int8 needs NNCF to quantize, which is not installed: "
+            "pip install 'livecam[openvino]'"
         )
     capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     if PRECISION_HINTS[precision] == "bf16" and "BF16" not in capabilities:
@@ -102,6 +118,7 @@ def _convert(model, head: bool, mean: bool):
     import openvino as ov
     import tensorflow as tf
 
+    from livecam.cam.engine import normalise
     from livecam.models import graph
 
     features = graph.features_and_output_model(model.model, list(model.cam_layers))
@@ -119,17 +136,73 @@ def _convert(model, head: bool, mean: bool):
     @tf.function(input_signature=[images_spec, tf.TensorSpec([None], tf.int32)])
     def explained(images, targets):
         outputs = activations_of(images)
-        run = dense_head.run_head_for_mean if mean else dense_head.run_head
-        logits, gradients_of = run(layers, outputs["layer_0"])
-        class_ids = ranked_class_ids(model.objective.probabilities(logits), targets)
-        return {
-            **outputs,
-            "logits": logits,
-            "class_ids": class_ids,
-            "gradients": gradients_of(class_ids),
-        }
+        with tf.name_scope(HEAD_SCOPE):  # int8 leaves the head and its gradient alone
+            run = dense_head.run_head_for_mean if mean else dense_head.run_head
+            logits, gradients_of = run(layers, outputs["layer_0"])
+            probabilities = model.objective.probabilities(logits)
+            class_ids = ranked_class_ids(probabilities, targets)
+            gradients = gradients_of(class_ids)
+        results = {**outputs, "logits": logits, "class_ids": class_ids, "gradients": gradients}
+        if mean:  # Grad-CAM's maps, as the engine's step computes them: no TensorFlow call
+            summed = tf.reduce_sum(outputs["layer_0"][:, None] * gradients, axis=-1)
+            shape = tf.shape(summed)  # [b, t, h, w]: each map normalised on its own
+            maps = normalise(tf.reshape(summed, [-1, shape[2], shape[3]]))
+            results["maps"] = tf.reshape(maps, shape)
+            results["probabilities"] = probabilities
+        return results
 
     return ov.convert_model(explained)
+
+
+def _quantized(converted, model, head: bool):
+    """``converted`` with its convolutions and matrix products in int8 (NNCF's
+    post-training quantization, calibrated on :func:`calibration_frames`); the
+    head and its gradient stay in float32."""
+    import nncf
+
+    nncf.set_log_level(logging.WARNING)  # not a line per operation it leaves alone
+    frames = calibration_frames(model)
+    names = [port.get_any_name() for port in converted.inputs]
+
+    def inputs_of(frame: np.ndarray) -> dict:
+        given = {names[0]: frame[None].astype(np.float32)}
+        if head:
+            given[names[1]] = np.array([-1], np.int32)
+        return given
+
+    with contextlib.redirect_stdout(sys.stderr):  # its progress bars: stdout may be --json
+        return nncf.quantize(
+            converted,
+            nncf.Dataset(list(frames), inputs_of),
+            subset_size=len(frames),
+            ignored_scope=nncf.IgnoredScope(patterns=[f"{HEAD_SCOPE}/.*"], validate=False),
+        )
+
+
+def calibration_frames(model) -> np.ndarray:
+    """RGB uint8 frames at the model's input size: the first
+    :data:`CALIBRATION_FRAMES` of ``model.calibration`` (a video or a folder of
+    images), or by default the bundled photos, labelled composites and sample
+    clip."""
+    from livecam.bench.runner import load_frames
+    from livecam.frames import as_bgr8, model_input, read_image
+    from livecam.samples import sample_dir, sample_video
+
+    if model.calibration is not None:
+        frames = load_frames(model.calibration, CALIBRATION_FRAMES)
+    else:
+        stills = sorted(sample_dir().glob("*.jpg")) + sorted((sample_dir() / "eval").glob("*.jpg"))
+        frames = [as_bgr8(read_image(path)) for path in stills]
+        frames += load_frames(str(sample_video()), CALIBRATION_FRAMES - len(frames))
+    return model_input(frames, model.input_size)
+
+
+def calibration_digest(model) -> str:
+    """The calibration frames' content, as a short hex digest (cached per model)."""
+    if "calibration digest" not in model.cache:
+        frames = calibration_frames(model)
+        model.cache["calibration digest"] = hashlib.sha256(frames.tobytes()).hexdigest()[:16]
+    return model.cache["calibration digest"]
 
 
 def _key(model, version: str, variant: str) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 from livecam.errors import LivecamError
 from livecam.explain import TargetMap
 from livecam.render import HeatmapRenderer
-from livecam.runtime import fidelity, has_bfloat16
+from livecam.runtime import faster_precisions, fidelity
 from livecam.timing import RateMeter, StageTimer, percentiles
 from livecam.video.cam_worker import CamWorker, Choice, ExplainerCache, LiveMap, VariantBuilder
 from livecam.video.follow import MapFollower
@@ -96,8 +96,9 @@ class LiveRunner:
         self.renderer = renderer
         self.fps_target = fps_target
         model = cache.model
-        # float32 first; bfloat16 is tried (once) when float32 is too slow, kept where
-        # faster, and only where the fidelity gate admits its maps for this method
+        # float32 first; bfloat16 (and int8 on OpenVINO) are tried (once) when float32
+        # is too slow, kept where faster, and only where the fidelity gate admits
+        # their maps for this method
         self.refused: dict[str, str] = {}  # precision -> why the gate refused it
         precisions = (model.precision, *self._faster_precisions(model, cache.method, fps_target))
         # a transformer's position embeddings hold it to its native size
@@ -135,14 +136,17 @@ class LiveRunner:
         self._reported_failure = False
 
     def _faster_precisions(self, model, method: str, fps_target: float | None) -> list[str]:
-        """bfloat16 for the governor where it runs here and keeps the maps true."""
-        if fps_target is None or model.precision != "float32" or not has_bfloat16(model.runtime):
+        """bfloat16 and int8 for the governor where they run here and keep the maps true."""
+        if fps_target is None or model.precision != "float32":
             return []
-        verdict = fidelity.check(model, method, "mixed_bfloat16")
-        if not verdict.admitted:
-            self.refused["mixed_bfloat16"] = verdict.reason
-            return []
-        return ["mixed_bfloat16"]
+        admitted = []
+        for precision in faster_precisions(model.runtime):
+            verdict = fidelity.check(model, method, precision)
+            if verdict.admitted:
+                admitted.append(precision)
+            else:
+                self.refused[precision] = verdict.reason
+        return admitted
 
     # The CAM thread ---------------------------------------------------------------
 
