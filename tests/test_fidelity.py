@@ -154,3 +154,23 @@ def test_int8_runs_on_openvino_only():
 
     with pytest.raises(RuntimeChoiceError, match="int8 runs on --runtime openvino"):
         load_model("lite0", precision="int8")
+
+
+@pytest.mark.skipif(not HAS_OPENVINO, reason="livecam[openvino] not installed")
+def test_the_cli_runs_int8_with_user_frames_and_keeps_stdout_for_the_json(
+    samples, tmp_path, black_frames
+):
+    """NNCF's progress goes to stderr: stdout stays the JSON asked for."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from livecam.cli import app
+
+    arguments = ["image", str(samples / "orange.jpg"), "--json", "--out", str(tmp_path)]
+    int8 = ["--runtime", "openvino", "--precision", "int8", "--calibration", str(black_frames)]
+    result = CliRunner().invoke(app, [*arguments, *int8])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["targets"]
+    missing = CliRunner().invoke(app, [*arguments, *int8[:-1], str(tmp_path / "nowhere")])
+    assert missing.exit_code != 0 and "nowhere" in missing.output

@@ -47,6 +47,7 @@ class BenchConfig:
     batch: int = 1
     max_channels: int | None = None  # Score-CAM's
     runtime: str = "tensorflow"
+    calibration: str | None = None  # int8's frames (None: the bundled samples)
 
     def label(self) -> str:
         size = self.input_size or "native"
@@ -252,6 +253,7 @@ def bench_config(
             input_size=config.input_size,
             precision=config.precision,
             runtime=config.runtime,
+            calibration=config.calibration,
         )
         options = MethodOptions(max_channels=config.max_channels).for_method(config.method)
         explainer = Explainer(model, method=config.method, method_options=options)

@@ -32,6 +32,7 @@ def bench(
         typer.Option(help="Runtimes below the CAM layer: tensorflow, openvino, auto."),
     ] = None,
     batch: Annotated[Optional[list[str]], typer.Option(help="Batch sizes.")] = None,
+    calibration: opt.Calibration = None,
     frames: Annotated[int, typer.Option(help="Frames per configuration.")] = 48,
     max_channels: opt.MaxChannels = None,
     source: Annotated[
@@ -71,7 +72,7 @@ def bench(
 
       livecam bench --method all --frames 16
 
-      livecam bench --runtime tensorflow,openvino --precision float32,mixed_bfloat16
+      livecam bench --runtime tensorflow,openvino --precision float32,mixed_bfloat16,int8
 
     A precision or runtime other than TensorFlow float32 is checked by the
     fidelity gate (its maps against float32's on the bundled labelled photos):
@@ -96,7 +97,12 @@ def bench(
             batch=[_int(b, "--batch") for b in opt.values(batch, ["1"])],
             max_channels=[max_channels],
             runtime=opt.values(runtime, ["tensorflow"]),
+            calibration=[str(calibration) if calibration else None],
         )
+        impossible = [c for c in configs if c.precision == "int8" and c.runtime == "tensorflow"]
+        if impossible and len(impossible) < len(configs):  # the rest of the matrix runs
+            configs = [c for c in configs if c not in impossible]
+            typer.echo("int8 runs on OpenVINO only: not measured on tensorflow", err=True)
         for config in configs:
             opt.check_method(config.method)
             opt.check_precision(config.precision)

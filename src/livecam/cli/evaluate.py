@@ -74,6 +74,7 @@ def evaluate_command(
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
     runtime: opt.Runtime = "tensorflow",
+    calibration: opt.Calibration = None,
     eigen_smooth: opt.EigenSmooth = False,
     aug_smooth: opt.AugSmooth = False,
     max_channels: opt.MaxChannels = None,
@@ -113,7 +114,16 @@ def evaluate_command(
         dataset = load_annotations(annotations or _default_annotations(images), images)
         mapping = read_class_map(class_map) if class_map else None
         choice = opt.ModelChoice(
-            model, weights, layer, labels, input_size, precision, None, None, runtime=runtime
+            model,
+            weights,
+            layer,
+            labels,
+            input_size,
+            precision,
+            None,
+            None,
+            runtime=runtime,
+            calibration=calibration,
         )
         bundle, _ = choice.load()
         method_options = MethodOptions(eigen_smooth, aug_smooth, max_channels)

@@ -48,6 +48,7 @@ def image(
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
     runtime: opt.Runtime = "tensorflow",
+    calibration: opt.Calibration = None,
     grid: opt.Grid = None,
     skip_tokens: opt.SkipTokens = None,
     threshold: opt.Threshold = None,
@@ -74,7 +75,17 @@ def image(
     with reported_errors():
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
         choice = opt.ModelChoice(
-            model, weights, layer, labels, input_size, precision, top, class_, kinds, runtime
+            model,
+            weights,
+            layer,
+            labels,
+            input_size,
+            precision,
+            top,
+            class_,
+            kinds,
+            runtime,
+            calibration=calibration,
         )
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         explainer = choice.explainer(method, score, options)

@@ -138,6 +138,14 @@ Method = Annotated[
         callback=_checked(check_method),
     ),
 ]
+Calibration = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="--precision int8: a video or a folder of images to calibrate the "
+        "quantization on (default: the bundled samples).",
+        exists=True,
+    ),
+]
 EigenSmooth = Annotated[
     bool,
     typer.Option(
@@ -309,6 +317,7 @@ class ModelChoice:
     classes: list[str] | None
     kinds: KindOptions = field(default_factory=KindOptions)
     runtime: str = "tensorflow"
+    calibration: Path | None = None
 
     def __post_init__(self) -> None:
         if self.top is not None and self.classes:
@@ -334,6 +343,7 @@ class ModelChoice:
                 input_size=self.input_size,
                 precision=self.precision,
                 runtime=self.runtime,
+                calibration=self.calibration,
                 **self.kinds.load_options(),
             )
         return bundle, chosen(bundle.labels, self.top, self.classes)

@@ -88,6 +88,7 @@ def serve(
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
     runtime: opt.Runtime = "tensorflow",
+    calibration: opt.Calibration = None,
     grid: opt.Grid = None,
     skip_tokens: opt.SkipTokens = None,
     threshold: opt.Threshold = None,
@@ -134,7 +135,17 @@ def serve(
             token = new_token()
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
         choice = opt.ModelChoice(
-            model, weights, layer, labels, input_size, precision, top, class_, kinds, runtime
+            model,
+            weights,
+            layer,
+            labels,
+            input_size,
+            precision,
+            top,
+            class_,
+            kinds,
+            runtime,
+            calibration=calibration,
         )
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         opt.check_outputs([record, log], inputs, overwrite)

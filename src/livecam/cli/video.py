@@ -90,6 +90,7 @@ def annotate(
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
     runtime: opt.Runtime = "tensorflow",
+    calibration: opt.Calibration = None,
     grid: opt.Grid = None,
     skip_tokens: opt.SkipTokens = None,
     threshold: opt.Threshold = None,
@@ -160,7 +161,17 @@ def annotate(
     with reported_errors(), sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
         choice = opt.ModelChoice(
-            model, weights, layer, labels, input_size, precision, top, class_, kinds, runtime
+            model,
+            weights,
+            layer,
+            labels,
+            input_size,
+            precision,
+            top,
+            class_,
+            kinds,
+            runtime,
+            calibration=calibration,
         )
         sources = expand_inputs(inputs)
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
@@ -194,6 +205,7 @@ def annotate(
                 method, score, top, tuple(class_ or ()), options, alpha, colormap, batch, smooth,
                 refresh, codec, overwrite, follow, loading["grid"], skip_tokens, threshold,
                 loading["region"], str(similar_to) if similar_to else None, runtime,
+                str(calibration) if calibration else None,
             )  # fmt: skip
             failed = run_on_ray(
                 tasks,
@@ -322,6 +334,7 @@ def webcam(
     input_size: opt.InputSize = None,
     precision: opt.Precision = "float32",
     runtime: opt.Runtime = "tensorflow",
+    calibration: opt.Calibration = None,
     grid: opt.Grid = None,
     skip_tokens: opt.SkipTokens = None,
     threshold: opt.Threshold = None,
@@ -356,7 +369,17 @@ def webcam(
     with reported_errors(), sigterm_as_interrupt():
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
         choice = opt.ModelChoice(
-            model, weights, layer, labels, input_size, precision, top, class_, kinds, runtime
+            model,
+            weights,
+            layer,
+            labels,
+            input_size,
+            precision,
+            top,
+            class_,
+            kinds,
+            runtime,
+            calibration=calibration,
         )
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         opt.check_outputs([record, log], inputs, overwrite)

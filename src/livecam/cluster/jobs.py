@@ -54,6 +54,7 @@ class AnnotateJob:
     region: tuple[float, float, float, float] | None = None
     similar_to: str | None = None
     runtime: str = "tensorflow"
+    calibration: str | None = None  # int8's frames; must be readable by every worker
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class VideoAnnotator:
             region=job.region,
             similar_to=job.similar_to,
             runtime=job.runtime,
+            calibration=job.calibration,
         )
         targets = chosen(model.labels, job.top, job.classes)
         options = job.method_options.for_method(job.method)
