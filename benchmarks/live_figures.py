@@ -136,7 +136,7 @@ def cpu_hog(start_after: float, stop_after: float):
     return schedule
 
 
-RUNS = ("cold", "warm", "lite0", "hog-vgg16", "hog-lite0")
+RUNS = ("cold", "warm", "lite0", "hog-vgg16", "hog-lite0", "runtimes")
 
 
 def main() -> None:
@@ -166,8 +166,26 @@ def main() -> None:
             if f"hog-{bundle.name}" in runs:
                 hogged = run(bundle, target, args.seconds, cache_file, folder, hog=cpu_hog(10, 20))
                 rows.append(hog_row(f"{bundle.name} --fps-target {target}", hogged))
+        if "runtimes" in runs:
+            rows.extend(runtime_levels(vgg, args.seconds, folder))
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
+
+
+def runtime_levels(vgg, seconds: float, folder: Path) -> list:
+    """VGG16 --fps-target 15 on each runtime, after a first run that fills the
+    caches (the governor's costs, OpenVINO's conversions, the fidelity gate)."""
+    from dataclasses import replace
+
+    rows = []
+    for name in ("tensorflow", "openvino"):
+        bundle = replace(vgg, runtime=name)
+        cache_file = folder / f"governor-{name}.json"
+        run(bundle, 15, seconds, cache_file, folder)
+        warm = run(bundle, 15, seconds, cache_file, folder)
+        extra = {"from_2s": window(warm["records"], 2.0)}
+        rows.append(describe(f"vgg16 --fps-target 15 --runtime {name}, warm caches", warm, extra))
+    return rows
 
 
 def vgg_cold_and_warm(vgg, seconds: float, cache_file: Path, folder: Path, warm: bool) -> list:

@@ -126,8 +126,9 @@ def test_a_head_with_other_layers_is_not_written_forward():
 @needs_openvino
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++", "layercam", "xgradcam", "eigencam"])
 def test_a_dense_head_runs_on_openvino_with_its_gradients_and_gives_tensorflows_maps(method):
-    """The whole forward and backward pass in one OpenVINO call: the maps, the
-    classes and the probabilities are TensorFlow's, for ranked and fixed targets."""
+    """The whole forward and backward pass in one OpenVINO call (Grad-CAM's maps
+    too): the maps, the classes and the probabilities are TensorFlow's, for
+    ranked and fixed targets."""
     from livecam import runtime
     from livecam.cam import ClassTarget
 
@@ -154,6 +155,7 @@ def test_a_dense_head_runs_on_openvino_with_its_gradients_and_gives_tensorflows_
         (dense_headed, "gradcam", "probability"),  # the softmax's gradient
         (dense_headed, "ablationcam", "logit"),  # runs the head on ablated activations
         (dense_headed, "shapleycam", "logit"),  # a second derivative
+        (dense_headed, "finercam", "logit"),  # contrasts the logit with its rivals'
     ],
 )
 def test_what_the_runtime_cannot_differentiate_runs_its_head_in_tensorflow(model, method, score):
@@ -320,3 +322,16 @@ def test_auto_without_openvino_is_tensorflow_and_says_why():
     bundle = from_keras(dense_headed(), layer="cam", runtime="auto")
     assert bundle.runtime == "tensorflow"
     assert bundle.cache["runtime choice"].reason == "OpenVINO is not installed"
+
+
+@needs_openvino
+@pytest.mark.parametrize("method", [name for name in ON_OPENVINO if name != "cam"])
+def test_every_method_on_a_dense_head_gives_tensorflows_maps(method):
+    """Whichever part runs where (the head on OpenVINO or in TensorFlow), every
+    method's maps are TensorFlow's on a VGG-like dense head."""
+    model = dense_headed(seed=8)
+    images = np.random.default_rng(9).integers(0, 256, (2, 28, 28, 3), dtype=np.uint8)
+    expected = CamEngine(bundle_of(model, layer="cam"), method)(images, top(2))
+    got = CamEngine(bundle_of(model, layer="cam", runtime="openvino"), method)(images, top(2))
+    np.testing.assert_array_equal(got.class_ids, expected.class_ids)
+    np.testing.assert_allclose(got.maps, expected.maps, atol=1e-4)

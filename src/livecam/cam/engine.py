@@ -209,11 +209,13 @@ class CamEngine:
 
     def _head_on_runtime(self) -> bool:
         """Whether the runtime computes the head and the gradients too: it
-        differentiates the logit, and the method needs nothing else of the
-        head (no extra head passes, no second derivative)."""
+        differentiates the class's own logit, and the method needs nothing else
+        of the head (no extra head passes, no second derivative)."""
         method = self.method
+        own_logit = type(method).explained is CamMethod.explained  # not FinerCAM's contrast
         return (
             self.score == "logit"
+            and own_logit
             and not (method.needs_head or method.uses_hessian or method.gradient_layers())
             and runtime.runs_head(self.model)
         )
