@@ -172,19 +172,21 @@ def main() -> None:
         args.json.write_text(json.dumps(rows, indent=1))
 
 
-def runtime_levels(vgg, seconds: float, folder: Path) -> list:
-    """VGG16 --fps-target 15 on each runtime, after a first run that fills the
-    caches (the governor's costs, OpenVINO's conversions, the fidelity gate)."""
+def runtime_levels(vgg, seconds: float, folder: Path, targets=(15, 25)) -> list:
+    """VGG16 --fps-target 15 and 25 on each runtime, after a first run that fills
+    the caches (the governor's costs, OpenVINO's conversions, the fidelity gate)."""
     from dataclasses import replace
 
     rows = []
-    for name in ("tensorflow", "openvino"):
-        bundle = replace(vgg, runtime=name)
-        cache_file = folder / f"governor-{name}.json"
-        run(bundle, 15, seconds, cache_file, folder)
-        warm = run(bundle, 15, seconds, cache_file, folder)
-        extra = {"from_2s": window(warm["records"], 2.0)}
-        rows.append(describe(f"vgg16 --fps-target 15 --runtime {name}, warm caches", warm, extra))
+    for target in targets:
+        for name in ("tensorflow", "openvino"):
+            bundle = replace(vgg, runtime=name)
+            cache_file = folder / f"governor-{name}.json"
+            run(bundle, target, seconds, cache_file, folder)
+            warm = run(bundle, target, seconds, cache_file, folder)
+            extra = {"from_2s": window(warm["records"], 2.0)}
+            label = f"vgg16 --fps-target {target} --runtime {name}, warm caches"
+            rows.append(describe(label, warm, extra))
     return rows
 
 
