@@ -74,19 +74,8 @@ def image(
 
     with reported_errors():
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
-        choice = opt.ModelChoice(
-            model,
-            weights,
-            layer,
-            labels,
-            input_size,
-            precision,
-            top,
-            class_,
-            kinds,
-            runtime,
-            calibration=calibration,
-        )
+        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision,
+                                 top, class_, kinds, runtime, calibration)  # fmt: skip
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         explainer = choice.explainer(method, score, options)
         renderer = HeatmapRenderer(alpha, colormap)

@@ -160,19 +160,8 @@ def annotate(
     failures = 0
     with reported_errors(), sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
-        choice = opt.ModelChoice(
-            model,
-            weights,
-            layer,
-            labels,
-            input_size,
-            precision,
-            top,
-            class_,
-            kinds,
-            runtime,
-            calibration=calibration,
-        )
+        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision,
+                                 top, class_, kinds, runtime, calibration)  # fmt: skip
         sources = expand_inputs(inputs)
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         if len(sources) > 1 and (output or heatmap_out or log or report_file):
@@ -368,19 +357,8 @@ def webcam(
 
     with reported_errors(), sigterm_as_interrupt():
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
-        choice = opt.ModelChoice(
-            model,
-            weights,
-            layer,
-            labels,
-            input_size,
-            precision,
-            top,
-            class_,
-            kinds,
-            runtime,
-            calibration=calibration,
-        )
+        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision,
+                                 top, class_, kinds, runtime, calibration)  # fmt: skip
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         opt.check_outputs([record, log], inputs, overwrite)
         bundle, wanted = choice.load()
