@@ -134,16 +134,17 @@ def test_int8_calibrated_on_black_frames_is_refused_and_on_the_samples_keeps_the
 ):
     """int8 quantizes with the ranges the calibration frames show it: black
     frames teach it nothing, and the gate refuses its maps; the bundled
-    samples give maps close to float32's. Each calibration is its own conversion."""
+    samples give maps close to float32's. Each calibration is its own conversion
+    and its own verdict."""
     from livecam import runtime
     from livecam.models import load_model
     from livecam.runtime import fidelity
 
     absurd = load_model("lite0", runtime="openvino", precision="int8", calibration=black_frames)
-    refused = fidelity.measure(absurd, "gradcam", "int8")
+    refused = fidelity.check(absurd, "gradcam", "int8")  # kept per calibration, not reused
     assert not refused.admitted and refused.reason.startswith("map correlation")
     sampled = load_model("lite0", runtime="openvino", precision="int8")
-    kept = fidelity.measure(sampled, "gradcam", "int8")
+    kept = fidelity.check(sampled, "gradcam", "int8")
     assert kept.correlation > 0.95 and kept.correlation > refused.correlation + 0.5
     assert runtime.backbone(absurd).path != runtime.backbone(sampled).path
 

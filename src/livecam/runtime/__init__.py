@@ -1,11 +1,16 @@
-"""Where the part of the model below the CAM layer runs.
+"""Where the model runs: TensorFlow, or OpenVINO below (and where it can, after)
+the CAM layer.
 
 The engine asks a *backbone* for a batch's CAM-layer activations; it does not
 know which runtime answered. ``tensorflow`` is the engine's own compiled step
 (no backbone object: the forward pass stays inside it). ``openvino`` converts
 the model from its input to the CAM layer once, caches the conversion on disk
-and runs it with OpenVINO's CPU kernels; the layers after the CAM layer, and
-every gradient, stay in the compiled TensorFlow step.
+and runs it with OpenVINO's CPU kernels. Where the head is a dense chain
+(:mod:`livecam.runtime.dense_head`) and the method needs only the gradient of
+a class's logit, the head and that gradient run there too (and Grad-CAM's
+maps); otherwise the head and every gradient stay in the compiled TensorFlow
+step. ``auto`` (:func:`choose`) measures both. Faster precisions pass the
+fidelity gate (:mod:`livecam.runtime.fidelity`) before the governor uses them.
 """
 
 from __future__ import annotations

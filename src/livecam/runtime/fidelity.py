@@ -189,4 +189,8 @@ def _cache_key(model, method: str, precision: str, runtime: str) -> str:
         f"tensorflow {tf.__version__}",
         runtime_version(runtime),
     )
+    if precision == "int8":  # another calibration is another quantization
+        from livecam.runtime.openvino import calibration_digest
+
+        parts += (f"calibration {calibration_digest(model)}",)
     return "|".join(parts)
