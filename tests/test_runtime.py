@@ -327,11 +327,19 @@ def test_auto_without_openvino_is_tensorflow_and_says_why():
 @needs_openvino
 @pytest.mark.parametrize("method", [name for name in ON_OPENVINO if name != "cam"])
 def test_every_method_on_a_dense_head_gives_tensorflows_maps(method):
-    """Whichever part runs where (the head on OpenVINO or in TensorFlow), every
-    method's maps are TensorFlow's on a VGG-like dense head."""
+    """Whichever part runs where (the head on OpenVINO or in TensorFlow, Score-CAM's
+    masked images through the whole model on OpenVINO), every method's maps are
+    TensorFlow's on a VGG-like dense head."""
     model = dense_headed(seed=8)
     images = np.random.default_rng(9).integers(0, 256, (2, 28, 28, 3), dtype=np.uint8)
     expected = CamEngine(bundle_of(model, layer="cam"), method)(images, top(2))
-    got = CamEngine(bundle_of(model, layer="cam", runtime="openvino"), method)(images, top(2))
+    engine = CamEngine(bundle_of(model, layer="cam", runtime="openvino"), method)
+    scored = []  # rows the runtime's whole model scored (before the step is traced)
+    if engine._scorer is not None:
+        runtime_scorer = engine._scorer
+        engine._scorer = lambda inputs: scored.append(len(inputs)) or runtime_scorer(inputs)
+    got = engine(images, top(2))
     np.testing.assert_array_equal(got.class_ids, expected.class_ids)
     np.testing.assert_allclose(got.maps, expected.maps, atol=1e-4)
+    # Score-CAM's masked images: 2 images x 16 channels x 2 targets, all on OpenVINO
+    assert sum(scored) == (2 * 16 * 2 if method == "scorecam" else 0)

@@ -79,6 +79,7 @@ class CamMethod:
     uses_input_gradients: ClassVar[bool] = False  # the gradient reaches the input
     # the map depends on the gradient only through its mean over the grid (Grad-CAM)
     uses_mean_gradient: ClassVar[bool] = False
+    scores_inputs: ClassVar[bool] = False  # runs the whole model on altered inputs (Score-CAM)
     # SmoothGrad-style: this many noisy copies of the input, each with its gradients
     noise_samples: ClassVar[int] = 0
     noise_level: ClassVar[float] = 0.0  # the noise's standard deviation / the input's range

@@ -178,6 +178,8 @@ class CamEngine:
         self._feature_names = list(dict.fromkeys([*model.cam_layers, *self._gradient_layers]))
         self._feature_model = graph.features_and_output_model(model.model, self._feature_names)
         self._backbone = self._runtime_backbone()
+        # Score-CAM's masked inputs through the whole model, on the runtime too
+        self._scorer = runtime.scorer(model) if self.method.scores_inputs else None
         self._steps: dict[int, tf.types.experimental.GenericFunction] = {}
         self.trace_count = 0
 
@@ -302,7 +304,11 @@ class CamEngine:
         return self.method.explained(scores, class_ids)
 
     def _score(self, inputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
-        return self._explained(self.model.model(inputs, training=False), class_ids)
+        if self._scorer is None:
+            return self._explained(self.model.model(inputs, training=False), class_ids)
+        outputs = tf.numpy_function(self._scorer, [inputs], tf.float32, stateful=False)
+        outputs.set_shape(self._feature_model.outputs[-1].shape)
+        return self._explained(outputs, class_ids)
 
     def _head_score(self, layer: _Layer, activations: tf.Tensor) -> ScoreFunction | None:
         """Scores other activations of ``layer`` through its head, grids for a token layer."""

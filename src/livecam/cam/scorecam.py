@@ -22,6 +22,7 @@ class ScoreCam(CamMethod):
     name = "scorecam"
     paper = "https://arxiv.org/abs/1910.01279"
     uses_gradients = False
+    scores_inputs = True
     max_channels: int | None = None
 
     def __init__(self, max_channels: int | None = None) -> None:

@@ -105,6 +105,18 @@ def backbone(model: LoadedModel, head: bool = False, mean: bool = False) -> Back
     return model.cache[key]
 
 
+def scorer(model: LoadedModel):
+    """The whole model, preprocessed inputs -> outputs, on the runtime (for
+    Score-CAM's batches of masked inputs); None on TensorFlow."""
+    if model.runtime == "tensorflow":
+        return None
+    if "scorer" not in model.cache:
+        from livecam.runtime.openvino import OpenVinoScorer
+
+        model.cache["scorer"] = OpenVinoScorer(model)
+    return model.cache["scorer"]
+
+
 def runs_head(model: LoadedModel) -> bool:
     """Whether the runtime can run ``model``'s head and its gradient too: a
     classifier or multi-label model whose head is a dense chain
