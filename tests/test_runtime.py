@@ -343,3 +343,30 @@ def test_every_method_on_a_dense_head_gives_tensorflows_maps(method):
     np.testing.assert_allclose(got.maps, expected.maps, atol=1e-4)
     # Score-CAM's masked images: 2 images x 16 channels x 2 targets, all on OpenVINO
     assert sum(scored) == (2 * 16 * 2 if method == "scorecam" else 0)
+
+
+@needs_openvino
+def test_a_cached_conversion_that_is_broken_or_lacks_an_output_is_converted_again(isolated_cache):
+    """A cache written by an older livecam (here: the model without the head
+    put where the one with the head belongs) or a truncated file is replaced."""
+    import shutil
+
+    from livecam.runtime.openvino import OpenVinoBackbone
+
+    bundle = bundle_of(dense_headed(seed=21), layer="cam", runtime="openvino")
+    plain = OpenVinoBackbone(bundle)
+    with_head = OpenVinoBackbone(bundle, head=True, mean=True)
+    shutil.copy(plain.path, with_head.path)
+    shutil.copy(plain.path.with_suffix(".bin"), with_head.path.with_suffix(".bin"))
+    images = np.random.default_rng(2).integers(0, 256, (2, 28, 28, 3), dtype=np.uint8)
+    again = OpenVinoBackbone(bundle, head=True, mean=True)
+    expected = again(images, np.array([-1], np.int32))["maps"]
+    assert not again.cached
+    weights = again.path.with_suffix(".bin")
+    del again  # it maps the weights file: a new file takes the old one's name
+    weights.unlink()
+    weights.write_bytes(b"truncated")
+    rebuilt = OpenVinoBackbone(bundle, head=True, mean=True)
+    assert not rebuilt.cached
+    np.testing.assert_allclose(rebuilt(images, np.array([-1], np.int32))["maps"], expected)
+    assert OpenVinoBackbone(bundle, head=True, mean=True).cached  # and read next time

@@ -35,7 +35,7 @@ from livecam.runtime import dense_head
 # int8 is that conversion quantized by NNCF, its other operations in float32
 PRECISION_HINTS = {"float32": "f32", "mixed_bfloat16": "bf16", "int8": "f32"}
 CALIBRATION_FRAMES = 48  # at most: the first ones of the calibration video or folder
-FORMAT = "weights-f32"  # part of the cache key: a change of how models are saved
+FORMAT = "weights-f32, outputs by name"  # part of the cache key: change it with what is saved
 HEAD_SCOPE = "livecam_head"  # the name scope of the head's operations in the conversion
 
 
@@ -66,20 +66,23 @@ class OpenVinoBackbone:
             variant += f"-int8-{calibration_digest(model)}"
         key = _key(float32, ov.get_version(), variant)
         self.path = cache_dir() / "openvino" / key / "backbone.xml"
-        self.cached = self.path.is_file()
-        if not self.cached:
-            converted = _convert(float32, head, self.mean)
-            if model.precision == "int8":
-                converted = _quantized(converted, model, head)
-            _save_atomically(converted, self.path)
+        names = [f"layer_{i}" for i in range(len(self.layers))]
+        names += ["logits", "class_ids", "gradients"] if head else []
+        names += ["maps", "probabilities"] if self.mean else []
         config = {
             "INFERENCE_PRECISION_HINT": PRECISION_HINTS[model.precision],
             "PERFORMANCE_HINT": "LATENCY",
         }
-        self._compiled = core.compile_model(core.read_model(self.path), "CPU", config)
-        names = [f"layer_{i}" for i in range(len(self.layers))]
-        names += ["logits", "class_ids", "gradients"] if head else []
-        names += ["maps", "probabilities"] if self.mean else []
+        self.cached = self.path.is_file()
+        self._compiled = _readable(core, self.path, names, config) if self.cached else None
+        if self._compiled is None:  # not there, unreadable, or without an output we ask for
+            self.cached = False
+            shutil.rmtree(self.path.parent, ignore_errors=True)
+            converted = _convert(float32, head, self.mean)
+            if model.precision == "int8":
+                converted = _quantized(converted, model, head)
+            _save_atomically(converted, self.path)
+            self._compiled = core.compile_model(core.read_model(self.path), "CPU", config)
         self._outputs = {name: self._compiled.output(name) for name in names}
         self._lock = threading.Lock()  # one infer request: one batch at a time
 
@@ -123,6 +126,17 @@ class OpenVinoScorer:
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         with self._lock:
             return np.array(self._compiled(np.asarray(inputs, np.float32))["outputs"])
+
+
+def _readable(core, path: Path, names: list[str], config: dict):
+    """The compiled cached model, or None where it cannot be read or lacks one
+    of ``names`` among its outputs (saved by an older livecam)."""
+    try:
+        compiled = core.compile_model(core.read_model(path), "CPU", config)
+    except RuntimeError:
+        return None
+    found = {name for port in compiled.outputs for name in port.get_names()}
+    return compiled if set(names) <= found else None
 
 
 def _check_precision(core, precision: str) -> None:
