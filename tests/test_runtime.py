@@ -370,3 +370,11 @@ def test_a_cached_conversion_that_is_broken_or_lacks_an_output_is_converted_agai
     assert not rebuilt.cached
     np.testing.assert_allclose(rebuilt(images, np.array([-1], np.int32))["maps"], expected)
     assert OpenVinoBackbone(bundle, head=True, mean=True).cached  # and read next time
+    from livecam.runtime.openvino import OpenVinoScorer  # Score-CAM's whole model: the same
+
+    inputs = images.astype(np.float32) / 255.0
+    scored = OpenVinoScorer(bundle)(inputs)
+    scorer_weights = OpenVinoScorer(bundle).path.with_suffix(".bin")
+    scorer_weights.unlink()
+    scorer_weights.write_bytes(b"truncated")
+    np.testing.assert_allclose(OpenVinoScorer(bundle)(inputs), scored)

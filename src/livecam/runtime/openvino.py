@@ -73,16 +73,14 @@ class OpenVinoBackbone:
             "INFERENCE_PRECISION_HINT": PRECISION_HINTS[model.precision],
             "PERFORMANCE_HINT": "LATENCY",
         }
-        self.cached = self.path.is_file()
-        self._compiled = _readable(core, self.path, names, config) if self.cached else None
-        if self._compiled is None:  # not there, unreadable, or without an output we ask for
-            self.cached = False
-            shutil.rmtree(self.path.parent, ignore_errors=True)
-            converted = _convert(float32, head, self.mean)
-            if model.precision == "int8":
-                converted = _quantized(converted, model, head)
-            _save_atomically(converted, self.path)
-            self._compiled = core.compile_model(core.read_model(self.path), "CPU", config)
+
+        def converted():
+            plain = _convert(float32, head, self.mean)
+            return _quantized(plain, model, head) if model.precision == "int8" else plain
+
+        self._compiled, self.cached = _compiled_from_cache(
+            core, self.path, names, config, converted
+        )
         self._outputs = {name: self._compiled.output(name) for name in names}
         self._lock = threading.Lock()  # one infer request: one batch at a time
 
@@ -111,21 +109,33 @@ class OpenVinoScorer:
         self.path = (
             cache_dir() / "openvino" / _key(float32, ov.get_version(), "scorer") / "model.xml"
         )
-        if not self.path.is_file():
-            spec = tf.TensorSpec([None, *float32.model.inputs[0].shape[1:]], tf.float32)
+        spec = tf.TensorSpec([None, *float32.model.inputs[0].shape[1:]], tf.float32)
 
-            @tf.function(input_signature=[spec])
-            def whole(inputs):
-                return {"outputs": tf.cast(float32.model(inputs, training=False), tf.float32)}
+        @tf.function(input_signature=[spec])
+        def whole(inputs):
+            return {"outputs": tf.cast(float32.model(inputs, training=False), tf.float32)}
 
-            _save_atomically(ov.convert_model(whole), self.path)
         config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[model.precision]}
-        self._compiled = core.compile_model(core.read_model(self.path), "CPU", config)
+        self._compiled, _ = _compiled_from_cache(
+            core, self.path, ["outputs"], config, lambda: ov.convert_model(whole)
+        )
         self._lock = threading.Lock()
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         with self._lock:
             return np.array(self._compiled(np.asarray(inputs, np.float32))["outputs"])
+
+
+def _compiled_from_cache(core, path: Path, names: list[str], config: dict, convert):
+    """The compiled model at ``path`` and True; where it is missing, unreadable or
+    lacks one of ``names`` among its outputs, ``convert()`` saved there first
+    and False."""
+    compiled = _readable(core, path, names, config) if path.is_file() else None
+    if compiled is not None:
+        return compiled, True
+    shutil.rmtree(path.parent, ignore_errors=True)
+    _save_atomically(convert(), path)
+    return core.compile_model(core.read_model(path), "CPU", config), False
 
 
 def _readable(core, path: Path, names: list[str], config: dict):
