@@ -326,23 +326,59 @@ def test_auto_without_openvino_is_tensorflow_and_says_why():
 
 @needs_openvino
 @pytest.mark.parametrize("method", [name for name in ON_OPENVINO if name != "cam"])
-def test_every_method_on_a_dense_head_gives_tensorflows_maps(method):
+def test_every_method_on_a_dense_head_gives_tensorflows_maps(method, monkeypatch):
     """Whichever part runs where (the head on OpenVINO or in TensorFlow, Score-CAM's
-    masked images through the whole model on OpenVINO), every method's maps are
-    TensorFlow's on a VGG-like dense head."""
+    masked images through the whole model on OpenVINO, Ablation-CAM's ablated
+    activations through the head on OpenVINO, here taken as heavy), every
+    method's maps are TensorFlow's on a VGG-like dense head."""
+    from livecam import runtime
+
+    monkeypatch.setattr(runtime, "HEAVY_HEAD", 0)
     model = dense_headed(seed=8)
     images = np.random.default_rng(9).integers(0, 256, (2, 28, 28, 3), dtype=np.uint8)
     expected = CamEngine(bundle_of(model, layer="cam"), method)(images, top(2))
     engine = CamEngine(bundle_of(model, layer="cam", runtime="openvino"), method)
-    scored = []  # rows the runtime's whole model scored (before the step is traced)
-    if engine._scorer is not None:
-        runtime_scorer = engine._scorer
-        engine._scorer = lambda inputs: scored.append(len(inputs)) or runtime_scorer(inputs)
+    scored, headed = [], []  # rows the runtime's whole model and head scored
+    for attribute, rows in (("_scorer", scored), ("_head_scorer", headed)):
+        runtime_scorer = getattr(engine, attribute)
+        if runtime_scorer is not None:  # counted before the step is traced
+            setattr(engine, attribute, counting(runtime_scorer, rows))
     got = engine(images, top(2))
     np.testing.assert_array_equal(got.class_ids, expected.class_ids)
     np.testing.assert_allclose(got.maps, expected.maps, atol=1e-4)
     # Score-CAM's masked images: 2 images x 16 channels x 2 targets, all on OpenVINO
     assert sum(scored) == (2 * 16 * 2 if method == "scorecam" else 0)
+    # Ablation-CAM's activations: the 2 x 2 unablated, then each of the 16 channels zeroed
+    assert sum(headed) == (2 * 2 + 2 * 2 * 16 if method == "ablationcam" else 0)
+
+
+@needs_openvino
+def test_ablation_cam_runs_a_heavy_head_on_openvino_and_a_light_one_in_tensorflow():
+    """A flattened grid into a wide dense layer (128 weights per activation
+    value, as VGG16's 4,900) runs on OpenVINO; pooling and one dense layer
+    (lite0's kind) stays in the step."""
+    import keras
+
+    from livecam.runtime import head_scorer
+
+    inputs = keras.Input((28, 28, 3))
+    grid = keras.layers.Conv2D(16, 3, strides=4, padding="same", name="cam")(inputs)  # 7x7x16
+    wide = keras.layers.Dense(128, activation="relu")(keras.layers.Flatten()(grid))
+    heavy = keras.Model(inputs, keras.layers.Dense(6)(wide))
+    light = dense_headed(pooling="average")
+    assert head_scorer(bundle_of(heavy, layer="cam", runtime="openvino")) is not None
+    assert head_scorer(bundle_of(light, layer="cam", runtime="openvino")) is None
+    assert head_scorer(bundle_of(heavy, layer="cam")) is None  # TensorFlow runs it all
+
+
+def counting(scorer, rows: list):
+    """``scorer``, appending how many rows each call scores to ``rows``."""
+
+    def scored(inputs):
+        rows.append(len(inputs))
+        return scorer(inputs)
+
+    return scored
 
 
 @needs_openvino

@@ -180,6 +180,8 @@ class CamEngine:
         self._backbone = self._runtime_backbone()
         # Score-CAM's masked inputs through the whole model, on the runtime too
         self._scorer = runtime.scorer(model) if self.method.scores_inputs else None
+        # and Ablation-CAM's ablated activations through the layers after the CAM layer
+        self._head_scorer = runtime.head_scorer(model) if self.method.needs_head else None
         self._steps: dict[int, tf.types.experimental.GenericFunction] = {}
         self.trace_count = 0
 
@@ -318,9 +320,17 @@ class CamEngine:
         def score(maps: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
             if activations.shape.rank == 3:  # ablated grids back to tokens
                 maps = self.model.token_grid.to_tokens(maps, activations)
-            return self._explained(layer.head(maps, training=False), class_ids)
+            return self._explained(self._head_outputs(layer, maps), class_ids)
 
         return score
+
+    def _head_outputs(self, layer: _Layer, activations: tf.Tensor) -> tf.Tensor:
+        if self._head_scorer is None:
+            return layer.head(activations, training=False)
+        given = tf.cast(activations, tf.float32)
+        outputs = tf.numpy_function(self._head_scorer, [given], tf.float32, stateful=False)
+        outputs.set_shape(self._feature_model.outputs[-1].shape)
+        return outputs
 
     def _augmented(self, inputs: tf.Tensor) -> tf.Tensor:
         if not self.aug_smooth:

@@ -95,29 +95,35 @@ class OpenVinoBackbone:
 
 
 class OpenVinoScorer:
-    """The whole model (preprocessed inputs -> its outputs) on OpenVINO, for
-    batches of altered inputs (Score-CAM's masked images); the model's
-    precision as the inference hint (int8: float32, nothing is quantized)."""
+    """The whole model (preprocessed inputs -> its outputs), or with ``after``
+    only the layers after that one (its activations -> the outputs), on
+    OpenVINO, for batches of altered inputs: Score-CAM's masked images,
+    Ablation-CAM's ablated activations. The model's precision is the inference
+    hint (int8: float32, nothing is quantized)."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, after: str | None = None) -> None:
+        import keras
         import openvino as ov
         import tensorflow as tf
 
         core = ov.Core()
         _check_precision(core, model.precision)
         float32 = model.variant(precision="float32")
-        self.path = (
-            cache_dir() / "openvino" / _key(float32, ov.get_version(), "scorer") / "model.xml"
-        )
-        spec = tf.TensorSpec([None, *float32.model.inputs[0].shape[1:]], tf.float32)
+        part = float32.model
+        if after is not None:
+            part = keras.Model(part.get_layer(after).output, part.output)
+        variant = "scorer" if after is None else f"head after {after}"
+        key = _key(float32, ov.get_version(), variant)
+        self.path = cache_dir() / "openvino" / key / "model.xml"
+        spec = tf.TensorSpec([None, *part.inputs[0].shape[1:]], tf.float32)
 
         @tf.function(input_signature=[spec])
-        def whole(inputs):
-            return {"outputs": tf.cast(float32.model(inputs, training=False), tf.float32)}
+        def scored(inputs):
+            return {"outputs": tf.cast(part(inputs, training=False), tf.float32)}
 
         config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[model.precision]}
         self._compiled, _ = _compiled_from_cache(
-            core, self.path, ["outputs"], config, lambda: ov.convert_model(whole)
+            core, self.path, ["outputs"], config, lambda: ov.convert_model(scored)
         )
         self._lock = threading.Lock()
 
