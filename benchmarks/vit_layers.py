@@ -4,6 +4,7 @@ noise; the class is its colour), for a class-token head and a pooled head.
 
     python benchmarks/vit_layers.py
     python benchmarks/vit_layers.py --every-method  # default layer vs patch embedding
+    python benchmarks/vit_layers.py --every-method --layer-scale 0.1
 
 Then times the compiled Grad-CAM step of a ViT-Tiny-sized model against its
 bare forward pass. Trains two tiny ViTs (about 30 s each on 2 cores) with the test suite's scene
@@ -58,21 +59,26 @@ def main() -> None:
             print(f"  {name:<26} " + " ".join(rates))
 
 
-def every_method(seeds=(1, 2), held_out: int = 120) -> None:
-    """Every method on tokens at the default layer and at the patch embedding,
-    for ViTs trained from ``seeds`` (each on its own scenes), class-token and
-    pooled heads; ``randomcam`` (random channel weights) is the chance level."""
+def every_method(
+    seeds=(1, 2), held_out: int = 120, layer_scale: float | None = None, methods=None
+) -> None:
+    """Every method on tokens (or ``methods``) at the default layer and at the
+    patch embedding, for ViTs trained from ``seeds`` (each on its own scenes),
+    class-token and pooled heads, with ``layer_scale`` if given; ``randomcam``
+    (random channel weights) is the chance level."""
     import numpy as np
 
     from livecam.cam import METHODS
     from scenes import rgb_batch
 
-    methods = [m for m in METHODS if m not in ("cam", "fullgrad", "ablationcam")]
+    methods = methods or [m for m in METHODS if m not in ("cam", "fullgrad", "ablationcam")]
     for pooled in (False, True):
         head = "mean of the patch tokens" if pooled else "class token"
+        if layer_scale is not None:
+            head += f", LayerScale from {layer_scale}"
         for seed in seeds:
             train = single_disc_scenes(kinds_models.TRAIN_SCENES, seed=seed)
-            model = kinds_models.build_vit(pooled=pooled)
+            model = kinds_models.build_vit(pooled=pooled, layer_scale=layer_scale)
             labels = np.array([s.discs[0].colour for s in train])
             accuracy = kinds_models._fit(
                 model, rgb_batch(train), labels, "sparse_categorical_crossentropy", 25, seed=seed
@@ -129,7 +135,17 @@ def step_against_forward(repeats: int = 20) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every-method", action="store_true", help="the every-method table only")
-    if parser.parse_args().every_method:
+    parser.add_argument(
+        "--layer-scale",
+        type=float,
+        help="with --every-method: ViTs with LayerScale starting at this value, "
+        "three training runs, Grad-CAM, LayerCAM, HiResCAM and randomcam",
+    )
+    args = parser.parse_args()
+    if args.every_method and args.layer_scale is not None:
+        chosen = ["gradcam", "layercam", "hirescam", "randomcam"]
+        every_method(seeds=(1, 2, 3), layer_scale=args.layer_scale, methods=chosen)
+    elif args.every_method:
         every_method()
     else:
         main()

@@ -67,6 +67,34 @@ def class_token_layer():
     return ClassTokenAndPositions
 
 
+@functools.cache
+def layer_scale_layer():
+    """LayerScale (Touvron et al., CaiT, 2021; in DeiT III and DINOv2 too): a
+    learned per-channel factor on each residual branch, starting small."""
+    keras = _keras()
+
+    @keras.saving.register_keras_serializable(package="livecam_tests")
+    class LayerScale(keras.layers.Layer):
+        def __init__(self, initial: float = 0.1, **kwargs):
+            super().__init__(**kwargs)
+            self.initial = initial
+
+        def build(self, input_shape):
+            self.gamma = self.add_weight(
+                shape=(input_shape[-1],),
+                initializer=keras.initializers.Constant(self.initial),
+                name="gamma",
+            )
+
+        def call(self, x):
+            return x * self.gamma
+
+        def get_config(self):
+            return {**super().get_config(), "initial": self.initial}
+
+    return LayerScale
+
+
 def build_vit(
     dim: int = 32,
     blocks: int = 2,
@@ -76,10 +104,12 @@ def build_vit(
     size: int = SIZE,
     patch: int = PATCH,
     heads: int = 4,
+    layer_scale: float | None = None,
 ):
     """patch embedding -> class token + positions -> pre-norm blocks -> the
     class token's features -> Dense, as ViT-B/16 does, in miniature; or,
-    ``pooled``, the mean of the patch tokens instead of the class token."""
+    ``pooled``, the mean of the patch tokens instead of the class token; with
+    ``layer_scale``, each residual branch scaled by LayerScale starting there."""
     keras = _keras()
     keras.utils.set_random_seed(0)
     inputs = keras.Input((size, size, 3))
@@ -87,14 +117,18 @@ def build_vit(
     grid = size // patch
     x = keras.layers.Reshape((grid * grid, dim), name="patches")(x)
     x = class_token_layer()(registers=registers, name="class_token")(x)
+
+    def scaled(y, name: str):
+        return y if layer_scale is None else layer_scale_layer()(layer_scale, name=name)(y)
+
     for block in range(blocks):
         y = keras.layers.LayerNormalization(name=f"block{block}_norm1")(x)
         y = keras.layers.MultiHeadAttention(heads, dim // heads, name=f"block{block}_attn")(y, y)
-        x = keras.layers.Add(name=f"block{block}_add1")([x, y])
+        x = keras.layers.Add(name=f"block{block}_add1")([x, scaled(y, f"block{block}_scale1")])
         y = keras.layers.LayerNormalization(name=f"block{block}_norm2")(x)
         y = keras.layers.Dense(dim * 2, activation="gelu", name=f"block{block}_mlp1")(y)
         y = keras.layers.Dense(dim, name=f"block{block}_mlp2")(y)
-        x = keras.layers.Add(name=f"block{block}_add2")([x, y])
+        x = keras.layers.Add(name=f"block{block}_add2")([x, scaled(y, f"block{block}_scale2")])
     x = keras.layers.LayerNormalization(name="final_norm")(x)
     if pooled:
         x = keras.layers.Cropping1D((1 + registers, 0), name="patch_features")(x)
@@ -145,6 +179,17 @@ def trained_vit(pooled: bool = False, registers: int = 0):
     model = build_vit(pooled=pooled, registers=registers)
     labels = np.array([s.discs[0].colour for s in scenes])
     accuracy = _fit(model, rgb_batch(scenes), labels, "sparse_categorical_crossentropy", 25)
+    return model, accuracy
+
+
+@functools.cache
+def trained_scaled_vit(seed: int = 1):
+    """A class-token ViT with LayerScale from 0.1, trained on scenes of ``seed``
+    (``benchmarks/vit_layers.py --every-method --layer-scale 0.1``'s run 1)."""
+    scenes = single_disc_scenes(TRAIN_SCENES, seed=seed)
+    model = build_vit(layer_scale=0.1)
+    labels = np.array([s.discs[0].colour for s in scenes])
+    accuracy = _fit(model, rgb_batch(scenes), labels, "sparse_categorical_crossentropy", 25, seed)
     return model, accuracy
 
 

@@ -83,6 +83,37 @@ def test_random_channel_weights_on_tokens_point_far_less_often():
     assert token_pointing("randomcam") < token_pointing("gradcam") - 0.2
 
 
+def test_a_vit_with_layer_scale_is_explained_at_its_default_layer_far_above_chance():
+    """A class-token ViT with LayerScale: HiResCAM at the default layer (the last
+    block's first normalisation) finds the disc far more often than at the patch
+    embedding and than random channel weights there. (Rates of 6 training runs:
+    65-100 %, against 8-42 % and 2-28 %; no run reaches 90 % on every seed, see
+    README "Caution, transformers"; the margins here sit well below the least
+    seen, as another CPU trains another model.)"""
+    model, accuracy = kinds_models.trained_scaled_vit()
+    assert accuracy > 0.95
+    scenes = single_disc_scenes(HELD_OUT, seed=1001)
+
+    def rate(method: str, layer: str | None) -> float:
+        bundle = bundle_of(model, labels=NAMES, layer=layer)
+        explained = Explainer(bundle, method=method).explain([s.image for s in scenes])
+        return pointing(
+            [
+                peak_on(e.targets[0].heatmap, s.discs[0], SIZE)
+                for s, e in zip(scenes, explained, strict=True)
+            ]
+        )
+
+    assert bundle_of(model, labels=NAMES).cam_layer == "block1_norm1"
+    default, patches, chance = (
+        rate("hirescam", None),
+        rate("hirescam", "patch_embed"),
+        rate("randomcam", None),
+    )
+    rates = f"default {default:.0%}, patch embedding {patches:.0%}, random weights {chance:.0%}"
+    assert default >= 0.5 and default >= patches + 0.2 and default >= chance + 0.3, rates
+
+
 @pytest.fixture(scope="module")
 def multilabel():
     model, _ = kinds_models.trained_multilabel()
