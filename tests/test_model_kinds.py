@@ -86,10 +86,10 @@ def test_random_channel_weights_on_tokens_point_far_less_often():
 def test_a_vit_with_layer_scale_is_explained_at_its_default_layer_far_above_chance():
     """A class-token ViT with LayerScale: HiResCAM at the default layer (the last
     block's first normalisation) finds the disc far more often than at the patch
-    embedding and than random channel weights there. (Rates of 6 training runs:
-    65-100 %, against 8-42 % and 2-28 %; no run reaches 90 % on every seed, see
-    README "Caution, transformers"; the margins here sit well below the least
-    seen, as another CPU trains another model.)"""
+    embedding and than random channel weights there. (Over 6 training runs:
+    65-100 %, against 8-42 % and 2-28 %; not every run reaches 90 %, see README
+    "Caution, transformers". The margins sit well below the least seen: another
+    CPU trains another model.)"""
     model, accuracy = kinds_models.trained_scaled_vit()
     assert accuracy > 0.95
     scenes = single_disc_scenes(HELD_OUT, seed=1001)
