@@ -82,16 +82,23 @@ def test_the_governor_never_uses_a_refused_precision_and_says_why(offset_bundle,
     assert runner.refused["mixed_bfloat16"].startswith("map correlation")
 
 
-def test_the_verdict_is_kept_and_a_second_check_measures_nothing(offset_bundle, monkeypatch):
+def test_the_verdict_is_kept_and_a_second_check_measures_nothing(
+    offset_bundle, monkeypatch, tmp_path
+):
+    """A measurement is announced first (it takes seconds); a kept verdict is not."""
     from livecam.runtime import fidelity
 
-    first = fidelity.check(offset_bundle, "gradcam", "mixed_bfloat16", "tensorflow")
+    monkeypatch.setenv("LIVECAM_CACHE_DIR", str(tmp_path))  # nothing measured yet
+    told: list[str] = []
+    first = fidelity.check(offset_bundle, "gradcam", "mixed_bfloat16", "tensorflow", told.append)
+    assert len(told) == 1 and "checking mixed_bfloat16 on tensorflow for gradcam" in told[0]
 
     def measured_again(*_args, **_kwargs):
         raise AssertionError("measured again")
 
     monkeypatch.setattr(fidelity, "measure", measured_again)
-    assert fidelity.check(offset_bundle, "gradcam", "mixed_bfloat16", "tensorflow") == first
+    again = fidelity.check(offset_bundle, "gradcam", "mixed_bfloat16", "tensorflow", told.append)
+    assert again == first and len(told) == 1
 
 
 @pytest.mark.skipif(not HAS_OPENVINO, reason="livecam[openvino] not installed")

@@ -414,3 +414,18 @@ def test_a_cached_conversion_that_is_broken_or_lacks_an_output_is_converted_agai
     scorer_weights.unlink()
     scorer_weights.write_bytes(b"truncated")
     np.testing.assert_allclose(OpenVinoScorer(bundle)(inputs), scored)
+
+
+@needs_openvino
+def test_bench_times_the_forward_pass_on_the_runtime_it_benchmarks(monkeypatch):
+    """livecam bench's `fwd` column on an OpenVINO row is OpenVINO's forward pass."""
+    from livecam import runtime
+    from livecam.bench.runner import _time_forward
+
+    bundle = bundle_of(dense_headed(seed=30), layer="cam", runtime="openvino")
+    whole, calls = runtime.scorer(bundle), []
+    monkeypatch.setattr(runtime, "scorer", lambda model, after=None: counting(whole, calls))
+    images = np.random.default_rng(3).integers(0, 256, (3, 28, 28, 3), dtype=np.uint8)
+    times = _time_forward(bundle, [images[:2], images[2:]])
+    assert len(times) == 3 and min(times) > 0
+    assert calls == [2, 2, 1]  # the warm-up, then each batch, all on OpenVINO

@@ -142,7 +142,14 @@ def serve(
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         cache = ExplainerCache(bundle, method, wanted, score, options, threshold)
         renderer = HeatmapRenderer(alpha, colormap)
-        runner = LiveRunner(cache, renderer, fps_target=fps_target, smooth=smooth, follow=follow)
+        runner = LiveRunner(
+            cache,
+            renderer,
+            fps_target=fps_target,
+            smooth=smooth,
+            follow=follow,
+            announce=lambda line: typer.echo(line, err=True),
+        )
         tls_files = _tls_files(tls, certfile, keyfile, host, allow_host or ())
         frames = open_source(source, timeout, reconnect) if source is not None else None
         try:

@@ -374,6 +374,7 @@ def webcam(
             follow=follow,
             display=display,
             status=status,
+            announce=lambda line: typer.echo(line, err=True),
         )
         for precision, reason in runner.refused.items():
             typer.echo(f"{precision} not used for {method} (fidelity gate): {reason}", err=True)

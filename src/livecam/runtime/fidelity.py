@@ -13,6 +13,7 @@ model, weights, method, runtime, precision, size and library versions.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -79,9 +80,16 @@ class Fidelity:
         return f"{verdict} (correlation {self.correlation:.3f}{pointing})"
 
 
-def check(model, method: str, precision: str, runtime: str | None = None) -> Fidelity:
+def check(
+    model,
+    method: str,
+    precision: str,
+    runtime: str | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> Fidelity:
     """The verdict on ``precision`` for ``model`` and ``method``, measured once
-    per machine and kept in the cache directory."""
+    per machine and kept in the cache directory; ``announce`` is told, in one
+    line, before a measurement (seconds: every labelled photo, twice)."""
     runtime = runtime or model.runtime
     key = _cache_key(model, method, precision, runtime)
     path = _cache_path()
@@ -91,6 +99,11 @@ def check(model, method: str, precision: str, runtime: str | None = None) -> Fid
             return Fidelity(**entries[key])
         except TypeError:
             pass  # an entry of another shape: measure again
+    if announce is not None:
+        announce(
+            f"checking {precision} on {runtime} for {method}: its maps against float32's on "
+            f"the bundled labelled photos (once on this machine)"
+        )
     verdict = measure(model, method, precision, runtime)
     entries[key] = asdict(verdict)
     try:

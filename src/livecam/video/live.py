@@ -91,8 +91,10 @@ class LiveRunner:
         on_overlay: Callable[[np.ndarray, Processed], None] | None = None,
         snapshot_dir: Path = Path("."),
         cost_cache: CostCache | None = None,
+        announce: Callable[[str], None] | None = None,
     ) -> None:
         self.cache = cache
+        self.announce = announce  # told before the fidelity gate measures (seconds)
         self.renderer = renderer
         self.fps_target = fps_target
         model = cache.model
@@ -141,7 +143,7 @@ class LiveRunner:
             return []
         admitted = []
         for precision in faster_precisions(model.runtime):
-            verdict = fidelity.check(model, method, precision)
+            verdict = fidelity.check(model, method, precision, announce=self.announce)
             if verdict.admitted:
                 admitted.append(precision)
             else:
@@ -195,7 +197,7 @@ class LiveRunner:
         refuses for it are never chosen, and the current one is left at once."""
         model = self.cache.model
         for precision in {level.precision for level in self.levels} - {model.precision}:
-            verdict = fidelity.check(model, method, precision)
+            verdict = fidelity.check(model, method, precision, announce=self.announce)
             if verdict.admitted:
                 continue
             self.refused[precision] = verdict.reason
