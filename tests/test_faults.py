@@ -61,6 +61,10 @@ def long_video(samples, tmp_path_factory) -> Path:
 
 def start_cli(*args, limit_file_size: int | None = None) -> subprocess.Popen:
     def limits() -> None:
+        # as from a terminal: a shell starting pytest in the background ignores
+        # SIGINT for it, which its children inherit (Python then never raises
+        # KeyboardInterrupt)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if limit_file_size is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
 
