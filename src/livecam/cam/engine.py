@@ -180,8 +180,10 @@ class CamEngine:
         self._backbone = self._runtime_backbone()
         # Score-CAM's masked inputs through the whole model, on the runtime too
         self._scorer = runtime.scorer(model) if self.method.scores_inputs else None
-        # and Ablation-CAM's ablated activations through the layers after the CAM layer
-        self._head_scorer = runtime.head_scorer(model) if self.method.needs_head else None
+        # and Ablation-CAM's ablated activations through the layers after the CAM
+        # layer (one layer: the runtime refuses several)
+        head = self._layers[0].head if self.method.needs_head else None
+        self._head_scorer = runtime.head_scorer(model, head) if head is not None else None
         self._steps: dict[int, tf.types.experimental.GenericFunction] = {}
         self.trace_count = 0
 

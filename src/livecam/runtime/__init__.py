@@ -122,9 +122,9 @@ def scorer(model: LoadedModel, after: str | None = None):
     return model.cache[key]
 
 
-def head_scorer(model: LoadedModel):
-    """The layers after the CAM layer on the runtime, for Ablation-CAM's
-    ablated activations, where that pays: a head with at least
+def head_scorer(model: LoadedModel, head):
+    """``head``, the Keras model of the layers after the CAM layer, on the
+    runtime, for Ablation-CAM's ablated activations, where that pays: at least
     :data:`HEAVY_HEAD` weights per activation value it reads (VGG16's dense
     head: 4,900, 1.2-1.4x faster on OpenVINO). A light head (lite0's pooling
     and one dense layer: 20) stays in the TensorFlow step, where copying the
@@ -132,13 +132,9 @@ def head_scorer(model: LoadedModel):
     TensorFlow."""
     import math
 
-    import keras
-
     if model.runtime == "tensorflow":
         return None
-    layer = model.model.get_layer(model.cam_layer)
-    head = keras.Model(layer.output, model.model.output)
-    values = math.prod(layer.output.shape[1:])
+    values = math.prod(head.inputs[0].shape[1:])
     return scorer(model, model.cam_layer) if head.count_params() >= HEAVY_HEAD * values else None
 
 
