@@ -45,6 +45,7 @@ def main() -> None:
     import cv2
     import openvino as ov
 
+    from livecam import runtime
     from livecam.bench import load_frames, machine_info
     from livecam.bench.runner import write_video
     from livecam.cam import CamEngine
@@ -62,7 +63,7 @@ def main() -> None:
     images = model_input(frames, model.input_size)
     engine(images[:1])  # compiled, cached
     figures = {"step": per_frame_ms(lambda image: engine(image[None]), images)}
-    path = engine._backbone.path  # the same converted model, one thread
+    path = runtime.backbone(model, head=True, mean=True).path  # the step's model, one thread
     config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1}  # f32, as the step
     one = ov.Core().compile_model(str(path), "CPU", config)
     codes = np.array([-1], np.int32)

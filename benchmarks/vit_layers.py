@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import kinds_models
 from conftest import bundle_of
 from livecam.explain import Explainer
-from scenes import NAMES, peak_on, single_disc_scenes
+from scenes import NAMES, disc_pointing, single_disc_scenes
 
 LAYERS = (None, "patch_embed", "block0_norm1", "block1_norm1", "block1_add2", "final_norm")
 # (method, score): the logit as usual, and the softmax probability, which
@@ -51,11 +51,7 @@ def main() -> None:
             for method, score in METHODS:
                 explainer = Explainer(bundle, method=method, score=score)
                 explained = explainer.explain([s.image for s in scenes])
-                hits = [
-                    peak_on(e.targets[0].heatmap, s.discs[0], kinds_models.SIZE)
-                    for s, e in zip(scenes, explained, strict=True)
-                ]
-                rates.append(f"{sum(hits) / len(hits):>4.0%}")
+                rates.append(f"{disc_pointing(explained, scenes, kinds_models.SIZE):>4.0%}")
             print(f"  {name:<26} " + " ".join(rates))
 
 
@@ -66,10 +62,7 @@ def every_method(
     patch embedding, for ViTs trained from ``seeds`` (each on its own scenes),
     class-token and pooled heads, with ``layer_scale`` if given; ``randomcam``
     (random channel weights) is the chance level."""
-    import numpy as np
-
     from livecam.cam import METHODS
-    from scenes import rgb_batch
 
     methods = methods or [m for m in METHODS if m not in ("cam", "fullgrad", "ablationcam")]
     for pooled in (False, True):
@@ -77,11 +70,8 @@ def every_method(
         if layer_scale is not None:
             head += f", LayerScale from {layer_scale}"
         for seed in seeds:
-            train = single_disc_scenes(kinds_models.TRAIN_SCENES, seed=seed)
-            model = kinds_models.build_vit(pooled=pooled, layer_scale=layer_scale)
-            labels = np.array([s.discs[0].colour for s in train])
-            accuracy = kinds_models._fit(
-                model, rgb_batch(train), labels, "sparse_categorical_crossentropy", 25, seed=seed
+            model, accuracy = kinds_models.fit_vit(
+                seed, seed, pooled=pooled, layer_scale=layer_scale
             )
             scenes = single_disc_scenes(held_out, seed=1000 + seed)
             print(f"\nhead: {head}; training run {seed}, accuracy {accuracy:.3f}; pointing rate")
@@ -90,11 +80,7 @@ def every_method(
                 for layer in (None, "patch_embed"):
                     bundle = bundle_of(model, labels=NAMES, layer=layer)
                     explained = Explainer(bundle, method=method).explain([s.image for s in scenes])
-                    hits = [
-                        peak_on(e.targets[0].heatmap, s.discs[0], kinds_models.SIZE)
-                        for s, e in zip(scenes, explained, strict=True)
-                    ]
-                    rates.append(sum(hits) / len(hits))
+                    rates.append(disc_pointing(explained, scenes, kinds_models.SIZE))
                 print(f"  {method:<20} default {rates[0]:>4.0%}  patch_embed {rates[1]:>4.0%}")
 
 

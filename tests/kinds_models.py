@@ -173,24 +173,27 @@ def _conv_trunk(inputs, width: int = 16):
     return keras.layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="conv3")(x)
 
 
+def fit_vit(scene_seed: int, fit_seed: int = 0, **options):
+    """A ViT (``build_vit(**options)``) trained on the single-disc scenes of
+    ``scene_seed``, shuffled by ``fit_seed``; and its training accuracy."""
+    scenes = single_disc_scenes(TRAIN_SCENES, seed=scene_seed)
+    model = build_vit(**options)
+    labels = np.array([s.discs[0].colour for s in scenes])
+    return model, _fit(
+        model, rgb_batch(scenes), labels, "sparse_categorical_crossentropy", 25, fit_seed
+    )
+
+
 @functools.cache
 def trained_vit(pooled: bool = False, registers: int = 0):
-    scenes = single_disc_scenes(TRAIN_SCENES, seed=1)
-    model = build_vit(pooled=pooled, registers=registers)
-    labels = np.array([s.discs[0].colour for s in scenes])
-    accuracy = _fit(model, rgb_batch(scenes), labels, "sparse_categorical_crossentropy", 25)
-    return model, accuracy
+    return fit_vit(1, pooled=pooled, registers=registers)
 
 
 @functools.cache
 def trained_scaled_vit(seed: int = 1):
     """A class-token ViT with LayerScale from 0.1, trained on scenes of ``seed``
     (``benchmarks/vit_layers.py --every-method --layer-scale 0.1``'s run 1)."""
-    scenes = single_disc_scenes(TRAIN_SCENES, seed=seed)
-    model = build_vit(layer_scale=0.1)
-    labels = np.array([s.discs[0].colour for s in scenes])
-    accuracy = _fit(model, rgb_batch(scenes), labels, "sparse_categorical_crossentropy", 25, seed)
-    return model, accuracy
+    return fit_vit(seed, seed, layer_scale=0.1)
 
 
 @functools.cache

@@ -102,3 +102,12 @@ def peak_on(heatmap: np.ndarray, disc: Disc, size: int) -> bool:
     y, x = np.unravel_index(int(np.argmax(upsampled)), upsampled.shape)
     cell = size / heatmap.shape[0]
     return disc.contains(x + 0.5, y + 0.5, margin=cell / 2)
+
+
+def disc_pointing(explanations, scenes: list[Scene], size: int = 32) -> float:
+    """The share of single-disc ``scenes`` whose explanation's first map peaks on the disc."""
+    hits = [
+        peak_on(explanation.targets[0].heatmap, scene.discs[0], size)
+        for scene, explanation in zip(scenes, explanations, strict=True)
+    ]
+    return sum(hits) / len(hits)

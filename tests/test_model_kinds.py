@@ -15,7 +15,7 @@ from conftest import bundle_of
 from livecam.cam import METHODS, CamEngine, ClassTarget
 from livecam.errors import MethodError
 from livecam.explain import Explainer
-from scenes import NAMES, label_scenes, pair_scenes, peak_on, single_disc_scenes
+from scenes import NAMES, disc_pointing, label_scenes, pair_scenes, peak_on, single_disc_scenes
 
 SIZE = kinds_models.SIZE
 MIN_POINTING = 0.9
@@ -37,12 +37,8 @@ def test_token_maps_point_where_the_tokens_came_from():
     for layer, grid in (("patch_features", TokenGrid(8, 8, 0)), ("mlp2", TokenGrid(8, 8, 1))):
         bundle = bundle_of(model, labels=NAMES, layer=layer)
         assert bundle.token_grid == grid
-        explained = Explainer(bundle).explain([s.image for s in scenes])
-        hits = [
-            peak_on(e.targets[0].heatmap, s.discs[0], SIZE)
-            for s, e in zip(scenes, explained, strict=True)
-        ]
-        assert pointing(hits) >= MIN_POINTING, (layer, pointing(hits))
+        rate = disc_pointing(Explainer(bundle).explain([s.image for s in scenes]), scenes, SIZE)
+        assert rate >= MIN_POINTING, (layer, rate)
 
 
 def token_pointing(method: str) -> float:
@@ -50,11 +46,7 @@ def token_pointing(method: str) -> float:
     bundle = bundle_of(model, labels=NAMES, layer="mlp2")
     scenes = single_disc_scenes(HELD_OUT, seed=22)
     explained = Explainer(bundle, method=method).explain([s.image for s in scenes])
-    hits = [
-        peak_on(e.targets[0].heatmap, s.discs[0], SIZE)
-        for s, e in zip(scenes, explained, strict=True)
-    ]
-    return pointing(hits)
+    return disc_pointing(explained, scenes, SIZE)
 
 
 TOKEN_METHODS = [name for name in METHODS if name not in ("cam", "randomcam", "fullgrad")]
@@ -98,12 +90,7 @@ def test_a_vit_with_layer_scale_is_explained_at_its_default_layer_far_above_chan
     def rate(method: str, layer: str | None) -> float:
         bundle = bundle_of(model, labels=NAMES, layer=layer)
         explained = Explainer(bundle, method=method).explain([s.image for s in scenes])
-        return pointing(
-            [
-                peak_on(e.targets[0].heatmap, s.discs[0], SIZE)
-                for s, e in zip(scenes, explained, strict=True)
-            ]
-        )
+        return disc_pointing(explained, scenes, SIZE)
 
     assert bundle_of(model, labels=NAMES).cam_layer == "block1_norm1"
     default, patches, chance = (
