@@ -39,8 +39,8 @@ def main() -> int:
     from livecam.models import load_model
     from livecam.models.labels import short_label
     from livecam.render import HeatmapRenderer
+    from livecam.tuning.governor import QualityLevel
     from livecam.video.cam_worker import ExplainerCache
-    from livecam.video.governor import QualityLevel
     from livecam.video.live import LiveRunner
     from livecam.web.hub import FrameHub
     from livecam.web.session import WebSession

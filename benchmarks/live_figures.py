@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from livecam.cam import top  # noqa: E402
 from livecam.models import load_model  # noqa: E402
 from livecam.render import HeatmapRenderer  # noqa: E402
+from livecam.tuning.governor import CostCache  # noqa: E402
 from livecam.video import open_source  # noqa: E402
 from livecam.video.display import Display  # noqa: E402
-from livecam.video.governor import CostCache  # noqa: E402
 from livecam.video.live import ExplainerCache, LiveRunner  # noqa: E402
 from mjpeg_server import MjpegServer  # noqa: E402
 from test_video import count_frames  # noqa: E402

@@ -18,10 +18,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from livecam.bench import BenchConfig, load_frames, machine_info
+from livecam.bench import BenchConfig, machine_info
 from livecam.bench.runner import bench_config
 from livecam.cam import METHODS
 from livecam.errors import MethodError
+from livecam.media import load_frames
 from livecam.samples import sample_video
 
 MODELS = (("lite0", "imagenet"), ("mobilenet_v3_large", "none"), ("resnet50", "none"))

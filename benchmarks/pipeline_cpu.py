@@ -46,10 +46,10 @@ def main() -> None:
     import openvino as ov
 
     from livecam import runtime
-    from livecam.bench import load_frames, machine_info
-    from livecam.bench.runner import write_video
+    from livecam.bench import machine_info
     from livecam.cam import CamEngine
     from livecam.frames import model_input
+    from livecam.media import load_frames, write_video
     from livecam.models import load_model
     from livecam.render import HeatmapRenderer
     from livecam.samples import sample_video

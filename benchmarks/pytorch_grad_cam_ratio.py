@@ -27,8 +27,8 @@ FRAMES = 48
 def frames_224() -> np.ndarray:
     """RGB uint8 ``[n, 224, 224, 3]`` from the sample clip."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from livecam.bench import load_frames
     from livecam.frames import model_input
+    from livecam.media import load_frames
     from livecam.samples import sample_video
 
     return model_input(load_frames(str(sample_video()), FRAMES), (224, 224))

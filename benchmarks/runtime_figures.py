@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from livecam.bench import load_frames, machine_info
+from livecam.bench import machine_info
 from livecam.frames import model_input
-from livecam.runtime import fidelity
+from livecam.media import load_frames
 from livecam.samples import sample_video
+from livecam.tuning import fidelity
 
 ROUNDS = 3
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from livecam.bench import write_video  # noqa: E402
 from livecam.cluster import AnnotateJob, annotate_on_ray, plan_tasks  # noqa: E402
 from livecam.explain import Explainer  # noqa: E402
+from livecam.media import write_video  # noqa: E402
 from livecam.video import open_source  # noqa: E402
 from livecam.video.annotate import annotate_video, default_output  # noqa: E402
 

@@ -15,8 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from livecam.bench import rss_mb, write_video
+from livecam.bench import rss_mb
 from livecam.explain import Explainer
+from livecam.media import write_video
 from livecam.samples import sample_video
 from livecam.video import open_source
 from livecam.video.annotate import annotate_video

@@ -87,7 +87,7 @@ def tiny_classifier(size: int = 32, classes: int = 4, seed: int = 0, softmax: bo
 
 def bundle_of(model, labels=None, layer=None, **options):
     """A LoadedModel around an in-memory Keras model (inputs scaled to [0, 1])."""
-    from livecam.models import from_keras
+    from livecam.loading import from_keras
 
     return from_keras(model, preprocess=scaled, labels=labels, layer=layer, **options)
 

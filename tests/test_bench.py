@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from livecam.bench import BenchConfig, expand_matrix, load_frames
+from livecam.bench import BenchConfig, expand_matrix
 from livecam.cli import app
+from livecam.media import load_frames
 from livecam.timing import StageTimer, fps_from_timestamps, percentiles
 
 

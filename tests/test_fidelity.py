@@ -10,7 +10,7 @@ import math
 import pytest
 
 from conftest import bundle_of
-from livecam.runtime.fidelity import MAX_POINTING_DROP, MIN_CORRELATION, Fidelity
+from livecam.tuning.fidelity import MAX_POINTING_DROP, MIN_CORRELATION, Fidelity
 
 HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
 
@@ -54,7 +54,7 @@ def offset_bundle():
 
 
 def test_bfloat16_is_refused_where_it_rounds_the_maps_away(offset_bundle):
-    from livecam.runtime import fidelity
+    from livecam.tuning import fidelity
 
     found = fidelity.measure(offset_bundle, "gradcam", "mixed_bfloat16", "tensorflow")
     assert not found.admitted and found.reason.startswith("map correlation")
@@ -65,9 +65,9 @@ def test_bfloat16_is_refused_where_it_rounds_the_maps_away(offset_bundle):
 def test_the_governor_never_uses_a_refused_precision_and_says_why(offset_bundle, tmp_path):
     from livecam.cam import top
     from livecam.render import HeatmapRenderer
+    from livecam.tuning.governor import CostCache
     from livecam.video.cam_worker import ExplainerCache
     from livecam.video.display import Display
-    from livecam.video.governor import CostCache
     from livecam.video.live import LiveRunner
 
     cache = ExplainerCache(offset_bundle, "gradcam", top(1), "logit")
@@ -86,7 +86,7 @@ def test_the_verdict_is_kept_and_a_second_check_measures_nothing(
     offset_bundle, monkeypatch, tmp_path
 ):
     """A measurement is announced first (it takes seconds); a kept verdict is not."""
-    from livecam.runtime import fidelity
+    from livecam.tuning import fidelity
 
     monkeypatch.setenv("LIVECAM_CACHE_DIR", str(tmp_path))  # nothing measured yet
     told: list[str] = []
@@ -106,9 +106,10 @@ def test_bench_shows_the_gate_admitting_openvino_and_refusing_rounded_maps(offse
     """lite0 on OpenVINO float32 computes TensorFlow's maps: admitted (the real
     benchmark's verdict); the offset model's bfloat16 maps are refused, and
     the table says why."""
-    from livecam.bench.runner import BenchConfig, BenchResult, bench_config, load_frames
+    from livecam.bench.runner import BenchConfig, BenchResult, bench_config
     from livecam.bench.tables import text_table
-    from livecam.runtime import fidelity
+    from livecam.media import load_frames
+    from livecam.tuning import fidelity
 
     frames = load_frames(str(samples / "moving_monarch.mp4"), 4)
     on_openvino = bench_config(BenchConfig(runtime="openvino"), frames, pipeline=False)
@@ -144,8 +145,8 @@ def test_int8_calibrated_on_black_frames_is_refused_and_on_the_samples_keeps_the
     samples give maps close to float32's. Each calibration is its own conversion
     and its own verdict."""
     from livecam import runtime
-    from livecam.models import load_model
-    from livecam.runtime import fidelity
+    from livecam.loading import load_model
+    from livecam.tuning import fidelity
 
     absurd = load_model("lite0", runtime="openvino", precision="int8", calibration=black_frames)
     refused = fidelity.check(absurd, "gradcam", "int8")  # kept per calibration, not reused
@@ -159,7 +160,7 @@ def test_int8_calibrated_on_black_frames_is_refused_and_on_the_samples_keeps_the
 
 def test_int8_runs_on_openvino_only():
     from livecam.errors import RuntimeChoiceError
-    from livecam.models import load_model
+    from livecam.loading import load_model
 
     with pytest.raises(RuntimeChoiceError, match="int8 runs on --runtime openvino"):
         load_model("lite0", precision="int8")

@@ -8,10 +8,10 @@ import pytest
 
 from livecam.cam import classes
 from livecam.explain import Explainer
+from livecam.media.sources import Frame
 from livecam.render import peak_xy
 from livecam.video.annotate import annotate_video
 from livecam.video.follow import MapFollower
-from livecam.video.sources import Frame
 
 
 def scene(photos, width: int = 320, height: int = 240) -> np.ndarray:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from livecam.errors import LivecamError
-from livecam.video.governor import CostCache, Governor, QualityLevel, ladder
+from livecam.tuning.governor import CostCache, Governor, QualityLevel, ladder
 
 VGG_LEVELS = ladder(224)
 

@@ -131,7 +131,7 @@ def test_the_in_box_scalars_rise_as_the_model_learns_to_look_at_the_disc(honest_
 
 
 def test_one_video_per_image_shows_its_map_across_epochs(honest_run):
-    from livecam.video.sinks import readable_frames
+    from livecam.media.sinks import readable_frames
 
     _, summaries, videos, shown = honest_run
     assert sorted(p.name for p in videos.iterdir()) == sorted(

@@ -58,7 +58,7 @@ def test_a_stream_that_misreports_its_rate_is_recorded_at_the_rate_it_delivers(
 
 
 def test_a_recording_keeps_each_frame_delivered_in_real_time_once(tmp_path):
-    from livecam.video.sinks import RealTimeSink, VideoSink
+    from livecam.media.sinks import RealTimeSink, VideoSink
 
     def numbered(k: int) -> np.ndarray:  # k as 8 black or white blocks: JPEG keeps them
         image = np.zeros((48, 64, 3), np.uint8)

@@ -9,11 +9,11 @@ import pytest
 
 from conftest import bundle_of, tiny_classifier
 from livecam.cam.targets import ClassTarget, top
+from livecam.media.sources import Frame
 from livecam.render import HeatmapRenderer
+from livecam.tuning.governor import CostCache, QualityLevel
 from livecam.video.cam_worker import MAX_ENGINES, MAX_LEVELS, ExplainerCache, LiveMap
-from livecam.video.governor import CostCache, QualityLevel
 from livecam.video.live import LiveRunner
-from livecam.video.sources import Frame
 
 LABELS = [f"class {i}" for i in range(6)]
 

@@ -30,7 +30,7 @@ def test_token_maps_point_where_the_tokens_came_from():
     """Tokens that hold only their own patch (no attention): the map of a token
     layer, after the class token and with it, must find the disc, as a CNN's
     does. A grid transposed, shifted by the class token, or cut wrong would not."""
-    from livecam.cam.reshape import TokenGrid
+    from livecam.models.tokens import TokenGrid
 
     model, _ = kinds_models.trained_token_mixer_free()
     scenes = single_disc_scenes(HELD_OUT, seed=22)
@@ -168,7 +168,7 @@ def test_a_segment_score_sums_over_the_predicted_mask_or_else_the_region_only():
     argmax; with one, each class's logits inside the box, wherever predicted."""
     import tensorflow as tf
 
-    from livecam.cam.objectives import SegmentScores
+    from livecam.kinds import SegmentScores
 
     logits = np.zeros((1, 4, 4, 2), np.float32)
     logits[0, :, :, 0] = np.arange(16).reshape(4, 4)  # class 0 wins but at the top-left
@@ -182,7 +182,7 @@ def test_a_segment_score_sums_over_the_predicted_mask_or_else_the_region_only():
 
 def test_a_region_around_its_disc_explains_the_class_there(segmenter):
     """The class summed over a box around its disc (and not over its mask) points there."""
-    from livecam.cam.objectives import SegmentScores
+    from livecam.kinds import SegmentScores
 
     scene = next(s for s in label_scenes(30, seed=17) if len(s.discs) == 1)
     disc = scene.discs[0]
@@ -325,7 +325,9 @@ def test_a_ray_worker_loads_the_kind_options_of_the_job(tmp_path):
 
     path = tmp_path / "labels.keras"
     with_rescaling(kinds_models.trained_multilabel()[0]).save(path)
-    worker = VideoAnnotator(AnnotateJob(model=str(path), threshold=0.5))
+    from livecam.spec import ModelSpec
+
+    worker = VideoAnnotator(AnnotateJob(ModelSpec(str(path)), threshold=0.5))
     assert worker.explainer.model.kind == "label" and worker.explainer.threshold == 0.5
     assert len(worker.explainer.targets) == len(NAMES)  # every label that may reach it
 

@@ -426,7 +426,7 @@ def test_layers_lists_the_candidates_their_depth_and_the_default(tmp_path):
 
 def test_a_transformer_is_explained_at_its_last_attention_input_on_the_patch_grid(tmp_path):
     from livecam.cam import CamEngine
-    from livecam.cam.reshape import TokenGrid
+    from livecam.models.tokens import TokenGrid
 
     path = tmp_path / "vit.keras"
     tiny_vit().save(path)
@@ -466,7 +466,7 @@ def test_a_transformer_refuses_other_input_sizes_naming_its_position_embeddings(
 def test_tokens_to_a_grid_and_back_is_the_identity_with_the_extra_tokens_kept():
     import tensorflow as tf
 
-    from livecam.cam.reshape import TokenGrid
+    from livecam.models.tokens import TokenGrid
 
     grid = TokenGrid(2, 3, skip=1)
     tokens = tf.reshape(tf.range(2 * 7 * 4, dtype=tf.float32), [2, 7, 4])

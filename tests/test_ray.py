@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livecam.bench import write_video
 from livecam.cluster import AnnotateJob, annotate_on_ray, plan_tasks
 from livecam.cluster.ray_annotate import KILL_HOOK, PROGRESS_EVERY
+from livecam.media import write_video
+from livecam.spec import ModelSpec
 from livecam.video import open_source
 from test_video import count_frames
 
 ray = pytest.importorskip("ray", reason='Ray is not installed (pip install "livecam[ray]")')
 pytestmark = pytest.mark.ray
-JOB = AnnotateJob(model="lite0")
+JOB = AnnotateJob(ModelSpec("lite0"))
 
 
 def start_local_ray() -> None:

@@ -171,7 +171,7 @@ def test_what_the_runtime_cannot_differentiate_runs_its_head_in_tensorflow(model
 @needs_openvino
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++", "cam", "layercam", "ablationcam"])
 def test_lite0_on_openvino_gives_tensorflows_maps_on_real_photos(lite0, photos, method):
-    from livecam.models import load_model
+    from livecam.loading import load_model
 
     images = model_input(list(photos.values()), lite0.input_size)
     on_ov = load_model("lite0", runtime="openvino")
@@ -194,7 +194,7 @@ def test_the_conversion_is_cached_and_a_second_load_reads_it(isolated_cache):
     assert str(first.path).startswith(str(isolated_cache))
     other = vgg_style(seed=10)  # other weights: another conversion
     assert runtime.backbone(bundle_of(other, layer="cam", runtime="openvino")).path != first.path
-    from livecam.models import from_keras  # the same weights, another preprocessing
+    from livecam.loading import from_keras  # the same weights, another preprocessing
 
     centred = from_keras(model, layer="cam", runtime="openvino", preprocess=lambda x: x - 127.5)
     assert runtime.backbone(centred).path != first.path
@@ -286,42 +286,42 @@ def test_bfloat16_on_openvino_keeps_lite0s_maps_or_is_refused_where_the_cpu_lack
 def test_auto_measures_both_runtimes_once_and_takes_the_faster(tmp_path):
     """The choice follows the measured costs, which persist: a second load
     measures nothing, and recorded costs that favour TensorFlow choose it."""
-    from livecam import runtime
-    from livecam.video.governor import CostCache, QualityLevel
+    from livecam.tuning.governor import CostCache, QualityLevel
+    from livecam.tuning.runtime_choice import choose
 
     costs = CostCache(tmp_path / "governor.json")
     model = bundle_of(dense_headed(), layer="cam")
-    choice = runtime.choose(model, costs)
+    choice = choose(model, costs)
     assert set(choice.ms_per_map) == {"tensorflow", "openvino"} and not choice.reason
     assert choice.runtime == min(choice.ms_per_map, key=choice.ms_per_map.get)
     again = CostCache(tmp_path / "governor.json")  # read back from the file
-    assert runtime.choose(model, again).ms_per_map == choice.ms_per_map
+    assert choose(model, again).ms_per_map == choice.ms_per_map
     level, profile = QualityLevel(28, "float32"), "runtime-choice|cam"
     again.update(f"{model.name}@tensorflow", profile, {level: 0.001})
     again.update(f"{model.name}@openvino", profile, {level: 0.002})
-    assert runtime.choose(model, again).runtime == "tensorflow"
+    assert choose(model, again).runtime == "tensorflow"
     again.update(f"{model.name}@openvino", profile, {level: 0.0005})
-    assert runtime.choose(model, again).runtime == "openvino"
+    assert choose(model, again).runtime == "openvino"
 
 
 @needs_openvino
 def test_auto_through_load_model_records_its_choice(monkeypatch, tmp_path):
-    from livecam.models import from_keras
+    from livecam import from_keras
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("LIVECAM_CACHE_DIR", str(tmp_path))
     bundle = from_keras(dense_headed(), layer="cam", runtime="auto")
     choice = bundle.cache["runtime choice"]
     assert bundle.runtime == choice.runtime in ("tensorflow", "openvino")
-    assert (tmp_path / "livecam" / "governor.json").is_file()
+    assert (tmp_path / "governor.json").is_file()
 
 
 @pytest.mark.skipif(HAS_OPENVINO, reason="runs where livecam[openvino] is not installed")
 def test_auto_without_openvino_is_tensorflow_and_says_why():
-    from livecam.models import from_keras
+    from livecam import from_keras, runtime
 
     bundle = from_keras(dense_headed(), layer="cam", runtime="auto")
     assert bundle.runtime == "tensorflow"
-    assert bundle.cache["runtime choice"].reason == "OpenVINO is not installed"
+    assert bundle.cache["runtime choice"].reason == runtime.get("openvino").unavailable("float32")
 
 
 @needs_openvino

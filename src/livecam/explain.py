@@ -21,9 +21,11 @@ from livecam.cam import METHODS, CamEngine, CamOutput
 from livecam.cam.targets import Target, encode, top
 from livecam.errors import TargetError
 from livecam.frames import model_input
+from livecam.html import explanation_html, explanation_png
+from livecam.kinds import kind_named
 from livecam.models import LoadedModel, load_model
 from livecam.models.labels import short_label
-from livecam.render import HeatmapRenderer, draw_outline
+from livecam.render import HeatmapRenderer
 
 TOP_PREDICTIONS = 5
 THRESHOLD_LABELS = 16  # the labels a threshold considers unless targets are given
@@ -63,16 +65,25 @@ class MethodOptions:
 
 
 def value_text(probability: float, kind: str) -> str:
-    """A class's value as shown: ``91.2%``; a multi-label model's labels are
-    independent (they need not sum to one): ``91.2% (independent)``; a
-    similarity is a cosine: ``+0.83``."""
-    if kind == "similarity":
-        return f"{probability:+.2f}"
-    if kind == "label":
-        return f"{probability:.1%} (independent)"
-    if kind == "segment":
-        return f"{probability:.1%} of the frame"
-    return f"{probability:.1%}"
+    """A class's value as its kind shows it (:meth:`livecam.kinds.Objective.value_text`):
+    ``91.2%``; a multi-label model's independent ``91.2% (independent)``; a
+    segment's ``12.0% of the frame``; a similarity's cosine ``+0.83``."""
+    return kind_named(kind).value_text(probability)
+
+
+def compose_overlay(
+    renderer: HeatmapRenderer,
+    image: np.ndarray,
+    colored: np.ndarray,
+    caption: str | None,
+    target: TargetMap,
+) -> np.ndarray:
+    """The one overlay of images, videos, live, serve and the training callback:
+    the coloured map (of the image's size) blended in, the caption, and what
+    the target's kind adds (a segmentation mask's outline)."""
+    overlay = renderer.blend(image, colored, caption)
+    kind_named(target.kind).decorate(overlay, target.mask)
+    return overlay
 
 
 @dataclass
@@ -148,22 +159,22 @@ class Explanation:
         if self.image is None:
             raise ValueError("this explanation holds no image: pass it to Explainer.explain")
         renderer = renderer or HeatmapRenderer()
-        overlays = []
-        for target in self.targets:
-            overlay = renderer.annotate(self.image, target.heatmap, self.caption(target))
-            if target.mask is not None:
-                draw_outline(overlay, target.mask)
-            overlays.append(overlay)
-        return overlays
+        height, width = self.image.shape[:2]
+        return [
+            compose_overlay(
+                renderer,
+                self.image,
+                renderer.colorize(target.heatmap, width, height),
+                self.caption(target),
+                target,
+            )
+            for target in self.targets
+        ]
 
     def _repr_png_(self) -> bytes | None:
-        from livecam.notebook import explanation_png
-
         return explanation_png(self)
 
     def _repr_html_(self) -> str | None:
-        from livecam.notebook import explanation_html
-
         return explanation_html(self)
 
     def caption(self, target: TargetMap) -> str:

@@ -32,11 +32,11 @@ from livecam.cam.targets import ClassTarget
 from livecam.errors import LivecamError
 from livecam.evaluate.annotations import Box
 from livecam.evaluate.metrics import boxes_mask, energy_in_mask, peak_in_mask
-from livecam.explain import Explainer, TargetMap
+from livecam.explain import Explainer, TargetMap, compose_overlay
+from livecam.media.sinks import VideoSink
 from livecam.models import from_keras
 from livecam.models.labels import short_label
 from livecam.render import HeatmapRenderer
-from livecam.video.sinks import VideoSink
 
 # Overlays smaller than this (the tiny models of a test) are enlarged for display.
 MIN_DISPLAY_PX = 160
@@ -222,7 +222,9 @@ class CamCallback(keras.callbacks.Callback):
         if scale > 1:
             image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
         caption = f"epoch {step}: {target.name} {target.value_text}"
-        return self._renderer.annotate(image, target.heatmap, caption)
+        height, width = image.shape[:2]
+        colored = self._renderer.colorize(target.heatmap, width, height)
+        return compose_overlay(self._renderer, image, colored, caption, target)
 
     def _write_videos(self) -> None:
         for index, frames in enumerate(self._frames):

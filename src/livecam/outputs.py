@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -55,23 +56,42 @@ def write_text(path: Path, text: str) -> Path:
     return _write_atomically(Path(path), text.encode("utf-8"))
 
 
-def write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (as :func:`write_text`)."""
-    return _write_atomically(Path(path), data)
+def write_bytes(path: Path, data: bytes, mode: int = 0o666) -> Path:
+    """Write ``data`` to ``path`` atomically (as :func:`write_text`); ``mode``
+    0o600 for a private key."""
+    return _write_atomically(Path(path), data, mode)
 
 
-def _write_atomically(path: Path, data: bytes) -> Path:
-    try:
-        fd, tmp = create_temporary(path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
-    try:
+def _write_atomically(path: Path, data: bytes, mode: int = 0o666) -> Path:
+    def write(fd: int, _tmp: Path) -> None:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
+
+    return write_atomically_with(path, write, mode=mode)
+
+
+def write_atomically_with(
+    path: Path, write: Callable[[int, Path], None], suffix: str = ".tmp", mode: int = 0o666
+) -> Path:
+    """The one way livecam writes a file atomically: ``write(fd, tmp)`` fills a
+    new temporary beside ``path`` (:func:`create_temporary`; a writer that
+    takes a path, such as ``keras.Model.save``, closes ``fd`` and writes
+    ``tmp``), which then replaces ``path``.
+
+    Raises:
+        OutputError: The write fails; no partial file is left behind.
+    """
+    try:
+        fd, tmp = create_temporary(path, suffix, mode)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        write(fd, tmp)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -87,7 +107,7 @@ def temporaries_of(path: Path) -> list[Path]:
         return []
 
 
-def create_temporary(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
+def create_temporary(path: Path, suffix: str = ".tmp", mode: int = 0o666) -> tuple[int, Path]:
     """A new hidden file beside ``path``, for writing it atomically.
 
     The name is random and the file is created exclusively, never through a
@@ -101,6 +121,6 @@ def create_temporary(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
     while True:
         tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.partial{path.suffix}{suffix}")
         try:
-            return os.open(tmp, flags, 0o666), tmp
+            return os.open(tmp, flags, mode), tmp
         except FileExistsError:
             continue

@@ -6,11 +6,9 @@ from livecam.bench.runner import (
     BenchConfig,
     BenchResult,
     expand_matrix,
-    load_frames,
     machine_info,
     rss_mb,
     run_matrix,
-    write_video,
 )
 from livecam.bench.tables import markdown_table, table_row, text_table
 
@@ -18,12 +16,10 @@ __all__ = [
     "BenchConfig",
     "BenchResult",
     "expand_matrix",
-    "load_frames",
     "machine_info",
     "markdown_table",
     "rss_mb",
     "run_matrix",
     "table_row",
     "text_table",
-    "write_video",
 ]

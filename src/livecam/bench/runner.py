@@ -11,7 +11,7 @@ import resource
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from livecam import runtime as runtimes
 from livecam.bench.baselines import (
     BASELINE_FRAMES,
     BASELINES,
@@ -30,15 +31,17 @@ from livecam.cam import METHODS
 from livecam.errors import LivecamError
 from livecam.explain import MethodOptions
 from livecam.frames import model_input
-from livecam.runtime import fidelity
+from livecam.media import load_frames, open_source, write_video
+from livecam.spec import ModelSpec
 from livecam.timing import cpu_name, percentiles
-from livecam.video import VideoSink
-
-SYNTHETIC_PREFIX = "synthetic:"
+from livecam.tuning import fidelity
 
 
 @dataclass(frozen=True)
 class BenchConfig:
+    """One row of the matrix: the varied options, over ``base``, the model
+    options every row shares (layer, labels, a kind's options)."""
+
     model: str = "lite0"
     weights: str = "imagenet"
     method: str = "gradcam"
@@ -48,13 +51,25 @@ class BenchConfig:
     max_channels: int | None = None  # Score-CAM's
     runtime: str = "tensorflow"
     calibration: str | None = None  # int8's frames (None: the bundled samples)
+    base: ModelSpec = field(default_factory=ModelSpec, compare=False)
+
+    def spec(self) -> ModelSpec:
+        """The model this row loads."""
+        return self.base.but(
+            model=self.model,
+            weights=self.weights,
+            input_size=self.input_size,
+            precision=self.precision,
+            runtime=self.runtime,
+            calibration=self.calibration,
+        )
 
     def label(self) -> str:
         size = self.input_size or "native"
         method = self.method
         if self.max_channels and hasattr(METHODS.get(method), "max_channels"):
             method += f"/{self.max_channels}ch"
-        runtime = "" if self.runtime == "tensorflow" else f" {self.runtime}"
+        runtime = "" if runtimes.is_reference(self.runtime) else f" {self.runtime}"
         return f"{self.model} {method} {size} {self.precision} b{self.batch}{runtime}"
 
 
@@ -83,7 +98,7 @@ class BenchResult:
         """Plain JSON data: NaN and infinities (a figure that could not be
         measured) become null, as strict parsers require."""
         data = asdict(self)
-        data["config"] = asdict(self.config)
+        data["config"] = {**asdict(self.config), "base": self.config.base.portable()}
         return finite_or_none(data)
 
 
@@ -153,34 +168,6 @@ def peak_rss() -> Iterator[list[float]]:
         peak[0] = max(peak[0], rss_mb())
 
 
-def load_frames(source: str, count: int) -> list[np.ndarray]:
-    """``count`` BGR frames from a video/folder (looped if short) or ``synthetic:WxH``."""
-    if source.startswith(SYNTHETIC_PREFIX):
-        width, height = (int(v) for v in source[len(SYNTHETIC_PREFIX) :].lower().split("x"))
-        rng = np.random.default_rng(0)
-        base = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), np.uint8), (0, 0), 8)
-        return [np.roll(base, 4 * i, axis=1) for i in range(count)]
-    from livecam.video import open_source
-
-    with open_source(source) as frames:
-        decoded = [frame.image for frame in itertools.islice(frames, count)]
-    if not decoded:
-        raise LivecamError(f"no frames in {source}")
-    return [decoded[i % len(decoded)] for i in range(count)]
-
-
-def write_video(path: Path, frames: Iterable[np.ndarray], fps: float = 30.0) -> Path:
-    """Frames (all of one size) as an MJPG video, so a benchmark decodes from disk
-    like a user's video."""
-    frames = iter(frames)
-    first = next(frames)
-    size = (first.shape[1], first.shape[0])
-    with VideoSink(path, fps, size, codec="MJPG", overwrite=True) as sink:
-        for frame in itertools.chain([first], frames):
-            sink.write(frame)
-    return path
-
-
 def _time_cam_step(explainer, batches: list[np.ndarray]) -> tuple[list[float], float]:
     per_frame, stamps = [], [time.perf_counter()]
     for batch in batches:
@@ -207,7 +194,6 @@ def _pipeline(
 
 def _live_pipeline(explainer, url: str, count: int, folder: Path) -> dict[str, Any]:
     from livecam.render import HeatmapRenderer
-    from livecam.video import open_source
     from livecam.video.display import Display
     from livecam.video.live import ExplainerCache, LiveRunner
 
@@ -243,18 +229,11 @@ def bench_config(
     baselines on the first frames.
     """
     from livecam.explain import Explainer
-    from livecam.models import load_model
+    from livecam.loading import load_model
 
     live = source is not None and source.lower().startswith(("http://", "https://", "rtsp://"))
     with peak_rss() as peak:
-        model = load_model(
-            config.model,
-            weights=config.weights,
-            input_size=config.input_size,
-            precision=config.precision,
-            runtime=config.runtime,
-            calibration=config.calibration,
-        )
+        model = load_model(config.spec())
         options = MethodOptions(max_channels=config.max_channels).for_method(config.method)
         explainer = Explainer(model, method=config.method, method_options=options)
         result = BenchResult(config, input_size=model.input_size[0], frames=len(frames))
@@ -273,7 +252,7 @@ def bench_config(
             result.dropped, result.duplicated = run["dropped"], run["duplicated"]
             result.pipeline_vs_cam = result.pipeline_fps / result.cam_fps
         result.traces = explainer.engine.trace_count
-        if (config.precision, model.runtime) != ("float32", "tensorflow"):
+        if config.precision != "float32" or not runtimes.is_reference(model.runtime):
             result.fidelity = fidelity.check(model, config.method, config.precision).to_json()
         sample = inputs[:BASELINE_FRAMES]
         ours = explainer.engine(sample)
@@ -296,11 +275,12 @@ def bench_config(
     return result
 
 
-def expand_matrix(**options: list) -> list[BenchConfig]:
-    """Every combination of the given option values."""
+def expand_matrix(base: ModelSpec | None = None, **options: list) -> list[BenchConfig]:
+    """Every combination of the given option values, each over ``base``."""
     keys = list(options)
+    base = base or ModelSpec()
     return [
-        BenchConfig(**dict(zip(keys, values, strict=True)))
+        BenchConfig(**dict(zip(keys, values, strict=True)), base=base)
         for values in itertools.product(*(options[k] for k in keys))
     ]
 

@@ -135,12 +135,3 @@ def noise_pattern(samples: int, shape) -> tf.Tensor:
     """Standard normal noise ``[samples, 1, *shape]``, the same at every call and
     for every image of a batch, so a map does not depend on its batch."""
     return tf.random.stateless_normal([samples, 1, *shape], seed=NOISE_SEED)
-
-
-def ranked_class_ids(probabilities: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-    """``[batch, targets]`` class ids: a target code >= 0 is that class, -r-1
-    the r-th most likely (ties: the lower class id first)."""
-    order = tf.argsort(probabilities, axis=-1, direction="DESCENDING", stable=True)
-    by_rank = tf.gather(order, tf.maximum(-targets - 1, 0), axis=1)
-    fixed = tf.broadcast_to(targets[None, :], tf.shape(by_rank))
-    return tf.where(fixed >= 0, fixed, by_rank)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -27,7 +26,6 @@ from livecam.cam.base import (
     ScoreFunction,
     first_component,
     noise_pattern,
-    ranked_class_ids,
 )
 from livecam.cam.class_activation import ClassActivationMap
 from livecam.cam.eigencam import EigenCam, EigenGradCam
@@ -46,12 +44,10 @@ from livecam.cam.shapleycam import ShapleyCam
 from livecam.cam.smoothgradcampp import SmoothGradCamPlusPlus
 from livecam.cam.targets import Target, encode, top
 from livecam.cam.xgradcam import XGradCam
-from livecam.errors import MethodError, RuntimeChoiceError
-from livecam.models import graph
+from livecam.errors import MethodError
+from livecam.models import LoadedModel, graph
 from livecam.runtime import Backbone
-
-if TYPE_CHECKING:  # livecam.models imports this package's objectives and reshape
-    from livecam.models import LoadedModel
+from livecam.tensors import combine_layers, normalise, ranked_class_ids
 
 METHODS: dict[str, type[CamMethod]] = {
     method.name: method
@@ -121,13 +117,6 @@ class CamOutput:
     masks: np.ndarray | None = None
 
 
-def normalise(cams: tf.Tensor) -> tf.Tensor:
-    """ReLU, then divide each map by its maximum; an all-zero map stays zero."""
-    cams = tf.nn.relu(cams)
-    peak = tf.reduce_max(cams, axis=(1, 2), keepdims=True)
-    return cams / tf.where(peak > 0.0, peak, tf.ones_like(peak))
-
-
 class CamEngine:
     """Computes class activation maps for batches of frames.
 
@@ -190,7 +179,7 @@ class CamEngine:
     def _runtime_backbone(self) -> Backbone | None:
         """The runtime that computes the CAM layer's activations outside this step,
         with the head (the layers after it) kept here for the gradients."""
-        if self.model.runtime == "tensorflow":
+        if runtime.get(self.model.runtime).in_step:
             return None
         needs = {
             "the gradient at the input": self.method.uses_input_gradients,
@@ -198,12 +187,7 @@ class CamEngine:
             "--aug-smooth": self.aug_smooth,
             "several layers": len(self.model.cam_layers) > 1,
         }
-        for what, needed in needs.items():
-            if needed:
-                raise RuntimeChoiceError(
-                    f"method {self.method.name!r} with {what} runs on --runtime tensorflow "
-                    f"only, not {self.model.runtime!r}"
-                )
+        runtime.check_needs(self.model, self.method.name, needs)
         if self._layers[0].head is None:
             layer = self._layers[0]
             self._layers[0] = _Layer(layer.name, layer.method, self._head_model(layer.name))
@@ -241,9 +225,9 @@ class CamEngine:
             return keras.Model(layer.output, self.model.model.output)
         except (ValueError, KeyError) as exc:
             who = (
-                f"runtime {self.model.runtime!r}"
-                if self.model.runtime != "tensorflow"
-                else f"method {self.method.name!r}"
+                f"method {self.method.name!r}"
+                if runtime.get(self.model.runtime).in_step
+                else f"runtime {self.model.runtime!r}"
             )
             raise MethodError(
                 f"{who} runs the layers after {name!r} alone, which model "
@@ -303,7 +287,7 @@ class CamEngine:
         return self._steps[num_targets]
 
     def _explained(self, outputs: tf.Tensor, class_ids: tf.Tensor) -> tf.Tensor:
-        """The explained score (see :mod:`livecam.cam.objectives`) of each row's class."""
+        """The explained score (see :mod:`livecam.kinds`) of each row's class."""
         scores = self.objective.scores(tf.cast(outputs, tf.float32), self.score)
         return self.method.explained(scores, class_ids)
 
@@ -528,13 +512,3 @@ class _Forward:
     rows: tf.Tensor
     every_row: tf.Tensor
     outer: tf.GradientTape | None
-
-
-def combine_layers(maps: list[tf.Tensor]) -> tf.Tensor:
-    """Several layers' maps ``[batch, h, w]``: each resized to the largest grid,
-    averaged and normalised (pytorch-grad-cam's multi-layer aggregation)."""
-    if len(maps) == 1:
-        return maps[0]
-    largest = max((m.shape[1] * m.shape[2], (m.shape[1], m.shape[2])) for m in maps)[1]
-    resized = [tf.image.resize(m[..., None], largest, method="bilinear")[..., 0] for m in maps]
-    return normalise(tf.reduce_mean(tf.stack(resized), axis=0))

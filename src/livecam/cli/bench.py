@@ -14,6 +14,7 @@ import typer
 from livecam.cli import options as opt
 from livecam.cli.app import app, reported_errors
 from livecam.errors import LivecamError
+from livecam.spec import ModelSpec
 
 
 @app.command()
@@ -22,6 +23,12 @@ def bench(
         Optional[list[str]], typer.Option("--model", "-m", help="Models; repeat or comma-separate.")
     ] = None,
     weights: opt.Weights = "imagenet",
+    layer: opt.Layer = None,
+    labels: opt.Labels = None,
+    grid: opt.Grid = None,
+    skip_tokens: opt.SkipTokens = None,
+    region: opt.Region = None,
+    similar_to: opt.SimilarTo = None,
     method: Annotated[Optional[list[str]], typer.Option(help="CAM methods, or 'all'.")] = None,
     input_size: Annotated[
         Optional[list[str]], typer.Option(help="Input sizes, or 'native'.")
@@ -74,21 +81,30 @@ def bench(
 
       livecam bench --runtime tensorflow,openvino --precision float32,mixed_bfloat16,int8
 
+      livecam bench -m vit.keras --skip-tokens 1 --labels labels.txt --weights none
+
+    The model options are image's (--layer, --labels, --grid, --skip-tokens,
+    --region, --similar-to), shared by every row.
+
     A precision or runtime other than TensorFlow float32 is checked by the
     fidelity gate (its maps against float32's on the bundled labelled photos):
     the last column says whether the live governor may use it, or why not.
 
       livecam bench --batch 1,8 --baseline eager --plot bench.png
     """
+    from livecam import runtime as runtimes
     from livecam.bench import expand_matrix, machine_info, run_matrix, table_row, text_table
     from livecam.samples import sample_video
 
     with reported_errors():
+        kinds = opt.KindOptions(grid, skip_tokens, None, region, similar_to)
+        base = ModelSpec(layer=layer, labels=labels, **kinds.load_options())
         sizes = [
             None if s == "native" else _int(s, "--input-size")
             for s in opt.values(input_size, ["native"])
         ]
         configs = expand_matrix(
+            base,
             model=opt.values(model, ["lite0"]),
             weights=[weights],
             method=opt.method_names(method, ["gradcam"]),
@@ -99,10 +115,16 @@ def bench(
             runtime=opt.values(runtime, ["tensorflow"]),
             calibration=[str(calibration) if calibration else None],
         )
-        impossible = [c for c in configs if c.precision == "int8" and c.runtime == "tensorflow"]
+        impossible = {
+            config: reason
+            for config in configs
+            if config.runtime in runtimes.RUNTIMES
+            and (reason := runtimes.get(config.runtime).unavailable(config.precision))
+        }
         if impossible and len(impossible) < len(configs):  # the rest of the matrix runs
             configs = [c for c in configs if c not in impossible]
-            typer.echo("int8 runs on OpenVINO only: not measured on tensorflow", err=True)
+            for reason in dict.fromkeys(impossible.values()):
+                typer.echo(f"not measured: {reason}", err=True)
         for config in configs:
             opt.check_method(config.method)
             opt.check_precision(config.precision)

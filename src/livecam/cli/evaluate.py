@@ -113,8 +113,9 @@ def evaluate_command(
             opt.check_plots()
         dataset = load_annotations(annotations or _default_annotations(images), images)
         mapping = read_class_map(class_map) if class_map else None
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision, None, None,
-                                 runtime=runtime, calibration=calibration)  # fmt: skip
+        choice = opt.ModelChoice.of(model, weights, layer, labels, input_size, precision,
+                                    None, None, runtime=runtime,
+                                    calibration=calibration)  # fmt: skip
         bundle, _ = choice.load()
         method_options = MethodOptions(eigen_smooth, aug_smooth, max_channels)
         with progress_bar("eval") as progress:

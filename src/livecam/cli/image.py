@@ -74,7 +74,7 @@ def image(
 
     with reported_errors():
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision,
+        choice = opt.ModelChoice.of(model, weights, layer, labels, input_size, precision,
                                  top, class_, kinds, runtime, calibration)  # fmt: skip
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
         explainer = choice.explainer(method, score, options)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import sys
 from contextlib import redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from livecam.errors import LivecamError
+from livecam.spec import ModelSpec
 
 
 class OptionError(typer.BadParameter):
@@ -292,7 +293,7 @@ class KindOptions:
     similar_to: Path | None = None
 
     def load_options(self) -> dict:
-        from livecam.cam.objectives import parse_region
+        from livecam.kinds import parse_region
         from livecam.models.layers import parse_grid
 
         return {
@@ -305,47 +306,43 @@ class KindOptions:
 
 @dataclass
 class ModelChoice:
-    """What the model options chose; :meth:`load` turns it into a model and targets."""
+    """What the model options chose: the model spec, built once per command,
+    and the targets; :meth:`load` turns it into a model and targets."""
 
-    model: str
-    weights: str
-    layer: str | None
-    labels: Path | None
-    input_size: int | None
-    precision: str
-    top: int | None
-    classes: list[str] | None
-    kinds: KindOptions = field(default_factory=KindOptions)
-    runtime: str = "tensorflow"
-    calibration: Path | None = None
+    spec: ModelSpec
+    top: int | None = None
+    classes: list[str] | None = None
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.top is not None and self.classes:
             raise LivecamError("use either --top or --class, not both")
-        if self.kinds.threshold is not None and self.classes:
+        if self.threshold is not None and self.classes:
             raise LivecamError("use either --threshold or --class, not both")
         from livecam.explain import check_threshold
 
-        check_threshold(self.kinds.threshold)  # before the model loads
+        check_threshold(self.threshold)  # before the model loads
+
+    @classmethod
+    def of(cls, model: str, weights: str, layer: str | None, labels: Path | None,
+           input_size: int | None, precision: str, top: int | None, classes: list[str] | None,
+           kinds: KindOptions | None = None, runtime: str = "tensorflow",
+           calibration: Path | None = None) -> ModelChoice:  # fmt: skip
+        """From the model options every command shares."""
+        kinds = kinds or KindOptions()
+        spec = ModelSpec(model, weights, layer, labels, None, input_size, precision,
+                         runtime=runtime, calibration=calibration,
+                         **kinds.load_options())  # fmt: skip
+        return cls(spec, top, classes, kinds.threshold)
 
     def load(self):
         """The loaded model and the targets (top-k ranks, named classes, or None
         for the explainer's default)."""
         from livecam.cam import chosen
-        from livecam.models import load_model
+        from livecam.loading import load_model
 
         with redirect_stdout(sys.stderr):  # Keras prints download progress; keep stdout clean
-            bundle = load_model(
-                self.model,
-                weights=self.weights,
-                layer=self.layer,
-                labels=self.labels,
-                input_size=self.input_size,
-                precision=self.precision,
-                runtime=self.runtime,
-                calibration=self.calibration,
-                **self.kinds.load_options(),
-            )
+            bundle = load_model(self.spec)
         return bundle, chosen(bundle.labels, self.top, self.classes)
 
     def explainer(self, method: str, score: str, method_options=None):
@@ -358,7 +355,7 @@ class ModelChoice:
             targets=wanted,
             score=score,
             method_options=method_options,
-            threshold=self.kinds.threshold,
+            threshold=self.threshold,
         )
 
 

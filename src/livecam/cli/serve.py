@@ -134,7 +134,7 @@ def serve(
         if token is None and not is_loopback(host):
             token = new_token()
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision,
+        choice = opt.ModelChoice.of(model, weights, layer, labels, input_size, precision,
                                  top, class_, kinds, runtime, calibration)  # fmt: skip
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         opt.check_outputs([record, log], inputs, overwrite)

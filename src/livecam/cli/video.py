@@ -160,7 +160,7 @@ def annotate(
     failures = 0
     with reported_errors(), sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision,
+        choice = opt.ModelChoice.of(model, weights, layer, labels, input_size, precision,
                                  top, class_, kinds, runtime, calibration)  # fmt: skip
         sources = expand_inputs(inputs)
         options = opt.method_options(eigen_smooth, aug_smooth, max_channels, method)
@@ -188,13 +188,9 @@ def annotate(
             wanted = _report_paths([t.output for t in tasks], report_file, reports)
             # rewritten after each run, as a resumed job rewrites its outputs
             opt.check_outputs([*wanted, _index_path(wanted, reports)], sources, overwrite=True)
-            loading = kinds.load_options()
             job = AnnotateJob(
-                model, weights, layer, str(labels) if labels else None, input_size, precision,
-                method, score, top, tuple(class_ or ()), options, alpha, colormap, batch, smooth,
-                refresh, codec, overwrite, follow, loading["grid"], skip_tokens, threshold,
-                loading["region"], str(similar_to) if similar_to else None, runtime,
-                str(calibration) if calibration else None,
+                choice.spec, method, score, top, tuple(class_ or ()), options, alpha, colormap,
+                batch, smooth, refresh, codec, overwrite, follow, threshold,
             )  # fmt: skip
             failed = run_on_ray(
                 tasks,
@@ -357,7 +353,7 @@ def webcam(
 
     with reported_errors(), sigterm_as_interrupt():
         kinds = opt.KindOptions(grid, skip_tokens, threshold, region, similar_to)
-        choice = opt.ModelChoice(model, weights, layer, labels, input_size, precision,
+        choice = opt.ModelChoice.of(model, weights, layer, labels, input_size, precision,
                                  top, class_, kinds, runtime, calibration)  # fmt: skip
         inputs = [Path(source)] if source is not None and Path(source).exists() else []
         opt.check_outputs([record, log], inputs, overwrite)

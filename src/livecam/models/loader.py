@@ -16,21 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from livecam import runtime as runtimes
-from livecam.cam.objectives import (
-    ClassScores,
-    LabelScores,
-    Objective,
-    Region,
-    SegmentScores,
-    SimilarityScores,
-)
-from livecam.cam.reshape import TokenGrid
 from livecam.errors import InputSizeError, LayerError, ModelError, UnknownModelError
+from livecam.kinds import ClassScores, KindOptions, LabelScores, Objective, Region, recognise
 from livecam.models import graph, lite0, zoo
 from livecam.models.labels import default_labels, read_labels
 from livecam.models.layers import CandidateLayer, candidate_layers, find_cam_layer, token_grid
-from livecam.runtime import check_runtime
+from livecam.models.tokens import TokenGrid
+from livecam.spec import ModelSpec, as_spec
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "int8")
 # int8 is OpenVINO's post-training quantization of a float32 model
@@ -63,12 +55,13 @@ class LoadedModel:
         origin: The bundle at the native size that variants are built from
             (None for that bundle itself).
         objective: What a map explains (a class, a label, a segment, a
-            similarity): see :mod:`livecam.cam.objectives`.
+            similarity): see :mod:`livecam.kinds`.
         token_grid: The patch grid when the CAM layer outputs tokens.
         cam_layers: Every explained layer (``--layer A,B,C``): their maps are
             averaged. Default: ``(cam_layer,)``.
-        runtime: Where the layers up to the CAM layer run: ``tensorflow`` or
-            ``openvino`` (see :mod:`livecam.runtime`).
+        runtime: The name of the runtime the layers up to the CAM layer run
+            on: ``tensorflow`` or ``openvino`` (see :mod:`livecam.runtime`; this
+            package only carries it: :func:`livecam.loading.load_model` checks it).
         calibration: Frames ``int8`` is calibrated on: a video or a folder of
             images (None: the bundled samples).
         cache: What is built once per model and reused by every engine (the
@@ -133,9 +126,7 @@ class LoadedModel:
         built = replace(
             native, model=model, input_size=(size, size), precision=precision, origin=native
         )
-        if isinstance(native.objective, SimilarityScores):
-            # the reference is embedded by the same variant as the frames it is compared with
-            built.objective = similarity_to(built, native.objective.image, native.objective.name)
+        built.objective = native.objective.for_variant(built)
         return built
 
 
@@ -212,85 +203,59 @@ def _normalise_weights(weights: str | None) -> str | None:
     return str(weights)
 
 
-def load_model(
-    spec: str = zoo.DEFAULT_MODEL,
-    *,
-    weights: str | None = "imagenet",
-    layer: str | None = None,
-    labels: str | Path | list[str] | None = None,
-    output: int | str | None = None,
-    input_size: int | None = None,
-    precision: str = "float32",
-    grid: tuple[int, int] | None = None,
-    skip_tokens: int | None = None,
-    region: Region | None = None,
-    similar_to: str | Path | np.ndarray | None = None,
-    runtime: str = "tensorflow",
-    calibration: str | Path | None = None,
-) -> LoadedModel:
-    """Load an image model and prepare it for CAM.
+def load_model(spec: str | ModelSpec = zoo.DEFAULT_MODEL, **overrides: Any) -> LoadedModel:
+    """Load an image model and prepare it for CAM, on the runtime the spec
+    names (carried, not checked here: :func:`livecam.load_model` checks it and
+    resolves ``auto``).
 
-    The model's output decides what a map explains: ``[batch, classes]`` is a
-    classifier (a sigmoid head: independent labels), ``[batch, H, W,
-    classes]`` a segmentation model (a class over its predicted mask, or over
-    ``region``); with ``similar_to`` the output is an embedding, and a map
-    explains its cosine similarity to the reference image's.
+    The model's output decides what a map explains (:mod:`livecam.kinds`):
+    ``[batch, classes]`` is a classifier (a sigmoid head: independent labels),
+    ``[batch, H, W, classes]`` a segmentation model (a class over its predicted
+    mask, or over ``region``); with ``similar_to`` the output is an embedding,
+    and a map explains its cosine similarity to the reference image's.
 
     Args:
-        spec: ``lite0``, a ``keras.applications`` name, or a ``.keras``/``.h5`` file.
-        weights: ``"imagenet"`` (bundled for ``lite0``, downloaded otherwise),
-            ``None``/``"none"`` for random weights, or a local weights file.
-        layer: CAM layer name; by default the last layer with a spatial 4-D output.
-        labels: A labels file or list; by default ImageNet for 1000 classes.
-        output: Which output of a multi-output model to explain.
-        input_size: Run at this square size instead of the native one (needs a
-            convolutional base with global pooling).
-        precision: ``float32``, ``mixed_bfloat16``, ``mixed_float16``, or ``int8``
-            (``runtime="openvino"`` only: quantized with NNCF on ``calibration``).
-        grid: A token layer's patch grid ``(h, w)`` (default: guessed).
-        skip_tokens: How many leading tokens are not patches (default: guessed).
-        region: Segmentation: explain the class over ``(x0, y0, x1, y1)``,
-            fractions of the frame, instead of over its predicted mask.
-        similar_to: An embedding model's reference: an image file or a BGR array.
-        runtime: Where the layers up to the CAM layer run: ``tensorflow``
-            (default), ``openvino`` (``livecam[openvino]``), or ``auto``: the
-            one whose Grad-CAM step measures faster here (see
-            :func:`livecam.runtime.choose`; the choice is in ``cache["runtime choice"]``).
-        calibration: ``int8``: a video or a folder of images to calibrate the
-            quantization on (default: the bundled sample clip and photos).
+        spec: A model name (``lite0``, a ``keras.applications`` name, a
+            ``.keras``/``.h5`` file) or a :class:`~livecam.spec.ModelSpec`.
+        **overrides: Fields of the spec (``weights``, ``layer``, ``labels``,
+            ``input_size``, ``precision``, ...): see :class:`ModelSpec`.
 
     Returns:
         The prepared model.
 
     Raises:
-        UnknownModelError, WeightsUnavailableError, LayerError, InputSizeError, ModelError,
-        RuntimeChoiceError.
+        UnknownModelError, WeightsUnavailableError, LayerError, InputSizeError, ModelError.
 
     Example:
         >>> bundle = load_model("lite0")
         >>> bundle.cam_layer
         'top_activation'
     """
-    if precision not in PRECISIONS:
-        raise ModelError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if input_size is not None and input_size < MIN_INPUT_SIZE:
-        raise InputSizeError(f"input size {input_size} is too small (minimum {MIN_INPUT_SIZE})")
-    base, preprocess = _base_model(spec, _normalise_weights(weights))
+    spec = as_spec(spec, overrides)
+    if spec.precision not in PRECISIONS:
+        raise ModelError(
+            f"unknown precision {spec.precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
+    if spec.input_size is not None and spec.input_size < MIN_INPUT_SIZE:
+        raise InputSizeError(
+            f"input size {spec.input_size} is too small (minimum {MIN_INPUT_SIZE})"
+        )
+    base, preprocess = _base_model(spec.model, _normalise_weights(spec.weights))
     native = from_keras(
-        _select_output(base, output),
-        name=spec,
+        _select_output(base, spec.output),
+        name=spec.model,
         preprocess=preprocess,
-        layer=layer or zoo.PREFERRED_LAYERS.get(spec),
-        labels=labels,
-        precision=precision,
-        grid=grid,
-        skip_tokens=skip_tokens,
-        region=region,
-        similar_to=similar_to,
-        runtime=runtime,
-        calibration=calibration,
+        layer=spec.layer or zoo.PREFERRED_LAYERS.get(spec.model),
+        labels=list(spec.labels) if isinstance(spec.labels, tuple) else spec.labels,
+        precision=spec.precision,
+        grid=spec.grid,
+        skip_tokens=spec.skip_tokens,
+        region=spec.region,
+        similar_to=spec.similar_to,
+        runtime=spec.runtime,
+        calibration=spec.calibration,
     )
-    return native.variant(input_size) if input_size else native
+    return native.variant(spec.input_size) if spec.input_size else native
 
 
 def from_keras(
@@ -310,22 +275,22 @@ def from_keras(
 ) -> LoadedModel:
     """Prepare an in-memory Keras model (one output) for CAM, as :func:`load_model`
     does a file. ``preprocess`` maps RGB floats in [0, 255] to the model's
-    input (default: unchanged); the other arguments are :func:`load_model`'s.
+    input (default: unchanged); the other arguments are fields of a
+    :class:`~livecam.spec.ModelSpec`.
     """
-    check_runtime(runtime, precision)
     policy = None if keras_policy(precision) == "float32" else precision
     rebuilt, normalisation = graph.rebuild(model, None, policy)
     cam_layers = _cam_layers(rebuilt, layer)
     cam_layer = cam_layers[-1]
     tokens = token_grid(rebuilt, cam_layer, grid, skip_tokens)
     _check_same_grid(rebuilt, cam_layers, tokens, grid, skip_tokens)
-    similarity = similar_to is not None
-    objective = _objective(rebuilt, normalisation, region, similarity)
+    options = KindOptions(region=region, similar_to=similar_to)
+    objective = recognise(rebuilt.output_shape, normalisation, options, rebuilt.name)
     bundle = LoadedModel(
         name=name or model.name,
         model=rebuilt,
         preprocess=preprocess or _identity,
-        labels=["similarity"] if similarity else _labels(labels, rebuilt.output_shape[-1]),
+        labels=objective.class_names() or _labels(labels, rebuilt.output_shape[-1]),
         cam_layer=cam_layer,
         input_size=_native_size(model),
         normalisation=normalisation,
@@ -336,13 +301,9 @@ def from_keras(
         runtime=runtime,
         calibration=None if calibration is None else str(calibration),
     )
-    if similarity:  # embedded by the bundle's own model, so it exists first
-        bundle.objective = similarity_to(bundle, *_reference(similar_to))
-        bundle.labels = [f"similarity to {bundle.objective.name}"]
-    if runtime == "auto":
-        choice = runtimes.choose(replace(bundle, runtime="tensorflow"))
-        bundle.runtime = choice.runtime
-        bundle.cache["runtime choice"] = choice
+    # a kind that needs the model itself (a similarity embeds its reference) binds now
+    bundle.objective = objective.for_variant(bundle)
+    bundle.labels = bundle.objective.class_names() or bundle.labels
     return bundle
 
 
@@ -365,50 +326,6 @@ def _check_same_grid(model, names, tokens, grid, skip_tokens) -> None:
                 f"layers {name!r} and {names[-1]!r} cannot be combined: one outputs tokens "
                 f"on grid {other}, the other {tokens}; list layers of one kind"
             )
-
-
-def _objective(model, normalisation: str, region: Region | None, similarity: bool) -> Objective:
-    """What a map of ``model`` explains, from the shape of its output."""
-    rank = len(model.output_shape)
-    if similarity:
-        if region is not None:
-            raise ModelError("--region applies to segmentation models, not with --similar-to")
-        return ClassScores()  # replaced once the reference is embedded
-    if rank == 4:
-        return SegmentScores(sigmoid=normalisation == "sigmoid", region=region)
-    if region is not None:
-        raise ModelError(
-            f"--region applies to segmentation models (output [batch, H, W, classes]); "
-            f"model {model.name!r} outputs {tuple(model.output_shape)}"
-        )
-    if rank != 2:
-        raise ModelError(
-            f"model {model.name!r} outputs {tuple(model.output_shape)}: livecam explains "
-            f"classifiers [batch, classes], segmentation models [batch, H, W, classes] and, "
-            f"with --similar-to, embeddings [batch, dims]"
-        )
-    return LabelScores() if normalisation == "sigmoid" else ClassScores()
-
-
-def _reference(similar_to: str | Path | np.ndarray) -> tuple[np.ndarray, str]:
-    from livecam.frames import read_image
-
-    if isinstance(similar_to, np.ndarray):
-        return similar_to, "reference"
-    return read_image(similar_to), Path(similar_to).name
-
-
-def similarity_to(bundle: LoadedModel, image: np.ndarray, name: str) -> SimilarityScores:
-    """The similarity objective of ``bundle`` to a BGR reference ``image``:
-    the image is embedded by ``bundle``'s own model."""
-    import tensorflow as tf
-
-    from livecam.frames import model_input
-
-    batch = model_input([image], bundle.input_size)
-    inputs = bundle.preprocess(tf.cast(batch, tf.float32))
-    embedding = np.asarray(tf.cast(bundle.model(inputs, training=False), tf.float32))
-    return SimilarityScores(embedding.reshape(-1), name, image)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from livecam.errors import ModelError, WeightsUnavailableError
 from livecam.models import lite0
-
-DEFAULT_MODEL = "lite0"
+from livecam.spec import DEFAULT_MODEL
 
 # name -> (keras.applications constructor, module holding its preprocess_input):
 # every ImageNet classifier of Keras 3's keras.applications (RegNet and

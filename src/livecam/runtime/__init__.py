@@ -1,5 +1,5 @@
 """Where the model runs: TensorFlow, or OpenVINO below (and where it can, after)
-the CAM layer.
+the CAM layer, one :class:`Runtime` each in the table :data:`RUNTIMES`.
 
 The engine asks a *backbone* for a batch's CAM-layer activations; it does not
 know which runtime answered. ``tensorflow`` is the engine's own compiled step
@@ -10,28 +10,29 @@ and runs it with OpenVINO's CPU kernels. Where the head is a dense chain
 a class's logit, the head and that gradient run there too (and Grad-CAM's
 maps); otherwise the head and every gradient stay in the compiled TensorFlow
 step. Score-CAM's masked inputs go through the whole model on the runtime,
-Ablation-CAM's ablated activations through a heavy head
-(:func:`head_scorer`). ``auto`` (:func:`choose`) measures both. Faster precisions pass the
-fidelity gate (:mod:`livecam.runtime.fidelity`) before the governor uses them.
+Ablation-CAM's ablated activations through a heavy head (:func:`head_scorer`).
+``auto`` is chosen by measuring (:mod:`livecam.tuning.runtime_choice`), and
+faster precisions pass the fidelity gate (:mod:`livecam.tuning.fidelity`)
+before the governor uses them: this package only runs models.
+
+A new runtime is one module with a class of the :class:`Runtime` protocol and
+one line in :data:`RUNTIMES` (or :func:`register_runtime`).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import time
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from livecam.errors import RuntimeChoiceError
+from livecam.runtime.openvino_runtime import OpenVinoRuntime
+from livecam.runtime.tensorflow_runtime import TensorFlowRuntime
 
 if TYPE_CHECKING:
     from livecam.models import LoadedModel
 
-RUNTIMES = ("auto", "tensorflow", "openvino")
-AUTO_FRAMES = 8  # Grad-CAM steps timed on each runtime to choose one
-HEAVY_HEAD = 100  # head weights per CAM activation value from which its passes pay off here
+AUTO = "auto"  # not a runtime: the one measured faster here (livecam.tuning)
 
 
 class Backbone(Protocol):
@@ -51,75 +52,148 @@ class Backbone(Protocol):
         ``maps`` (Grad-CAM's, normalised) and ``probabilities``."""
 
 
-def check_runtime(runtime: str, precision: str = "float32") -> str:
-    """``runtime`` if it is known and can run here (and ``precision`` on it).
+class Runtime(Protocol):
+    """One place a model can run.
+
+    Attributes:
+        name: What ``--runtime`` calls it.
+        in_step: The forward pass stays in the engine's compiled TensorFlow
+            step (no backbone): the reference every other runtime is compared with.
+    """
+
+    name: str
+    in_step: bool
+
+    def unavailable(self, precision: str) -> str | None:
+        """Why it cannot run ``precision`` here (what to install), or None."""
+
+    def faster_precisions(self) -> list[str]:
+        """What may run faster than float32 on it here (each still to pass the gate)."""
+
+    def has_bfloat16(self) -> bool:
+        """Whether it can run ``mixed_bfloat16`` here."""
+
+    def refused(self, needs: dict[str, bool]) -> str | None:
+        """The first of a method's needs (``{"what": needed}``) it cannot serve, or None."""
+
+    def backbone(self, model: LoadedModel, head: bool, mean: bool) -> Backbone | None:
+        """The model up to its CAM layers on this runtime (None: in the step)."""
+
+    def scorer(self, model: LoadedModel, after: str | None):
+        """The whole model, or the layers after ``after``, as ``inputs -> outputs`` (or None)."""
+
+    def runs_head(self, model: LoadedModel) -> bool:
+        """Whether it also runs ``model``'s head and its gradient."""
+
+    def version(self) -> str:
+        """The library behind it and its version."""
+
+
+RUNTIMES: dict[str, Runtime] = {
+    "tensorflow": TensorFlowRuntime(),
+    "openvino": OpenVinoRuntime(),
+}
+REFERENCE = "tensorflow"  # the runtime of the reference maps (the fidelity gate's float32)
+HEAVY_HEAD = 100  # head weights per CAM activation value from which its passes pay off here
+
+
+def register_runtime(runtime: Runtime) -> Runtime:
+    """Add ``runtime`` to :data:`RUNTIMES` (a plug-in's one registration)."""
+    RUNTIMES[runtime.name] = runtime
+    return runtime
+
+
+def names(with_auto: bool = True) -> tuple[str, ...]:
+    """Every ``--runtime`` choice."""
+    return ((AUTO,) if with_auto else ()) + tuple(RUNTIMES)
+
+
+def get(name: str) -> Runtime:
+    """The runtime called ``name``.
 
     Raises:
-        RuntimeChoiceError: An unknown runtime, OpenVINO is not installed, or
-            ``int8`` asked of a runtime other than OpenVINO.
+        RuntimeChoiceError: No runtime of that name (``auto`` is chosen before, not run).
     """
-    if runtime not in RUNTIMES:
+    if is_auto(name):
         raise RuntimeChoiceError(
-            f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}"
+            "runtime 'auto' is chosen by measuring when the model loads "
+            "(livecam.load_model(..., runtime='auto')), not run as such"
         )
-    if precision == "int8" and runtime == "tensorflow":
+    try:
+        return RUNTIMES[name]
+    except KeyError:
         raise RuntimeChoiceError(
-            "--precision int8 runs on --runtime openvino (quantized with NNCF), not tensorflow"
-        )
-    if (runtime == "openvino" or precision == "int8") and not has_openvino():
-        raise RuntimeChoiceError(
-            f"--runtime openvino{' (int8)' if precision == 'int8' else ''} needs OpenVINO, "
-            "which is not installed: pip install 'livecam[openvino]'"
-        )
+            f"unknown runtime {name!r}; choose one of {', '.join(names())}"
+        ) from None
+
+
+def is_auto(name: str) -> bool:
+    return name == AUTO
+
+
+def is_reference(name: str) -> bool:
+    """Whether ``name`` is the runtime the others are compared with."""
+    return get(name).in_step
+
+
+def check_runtime(runtime: str, precision: str = "float32") -> str:
+    """``runtime`` if it is known and can run here (and ``precision`` on it);
+    ``auto`` if some runtime can run ``precision``.
+
+    Raises:
+        RuntimeChoiceError: An unknown runtime, one not installed, or a
+            precision it cannot run (``int8`` on TensorFlow).
+    """
+    if is_auto(runtime):
+        reasons = [r.unavailable(precision) for r in RUNTIMES.values()]
+        if all(reasons):
+            raise RuntimeChoiceError(reasons[-1])
+        return runtime
+    reason = get(runtime).unavailable(precision)
+    if reason:
+        raise RuntimeChoiceError(reason)
     return runtime
 
 
 def faster_precisions(runtime: str) -> list[str]:
     """What may run faster than float32 on ``runtime`` here (each still to pass
-    the fidelity gate, :mod:`livecam.runtime.fidelity`)."""
-    faster = ["mixed_bfloat16"] if has_bfloat16(runtime) else []
-    if runtime == "openvino" and importlib.util.find_spec("nncf") is not None:
-        faster.append("int8")
-    return faster
+    the fidelity gate, :mod:`livecam.tuning.fidelity`)."""
+    return get(runtime).faster_precisions()
 
 
 def has_bfloat16(runtime: str) -> bool:
     """Whether ``runtime`` can run ``mixed_bfloat16`` here (TensorFlow always can,
     slowly without the instructions; OpenVINO only where the CPU has them)."""
-    if runtime != "openvino":
-        return True
-    import openvino as ov
+    return get(runtime).has_bfloat16()
 
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+def check_needs(model: LoadedModel, method: str, needs: dict[str, bool]) -> None:
+    """Refuse a method whose needs ``model``'s runtime cannot serve.
+
+    Raises:
+        RuntimeChoiceError: Naming the method, the need and the runtime.
+    """
+    what = get(model.runtime).refused(needs)
+    if what:
+        raise RuntimeChoiceError(
+            f"method {method!r} with {what} runs on --runtime {REFERENCE} "
+            f"only, not {model.runtime!r}"
+        )
 
 
 def backbone(model: LoadedModel, head: bool = False, mean: bool = False) -> Backbone | None:
     """The backbone ``model`` runs on, converted once per model variant; None
-    when the runtime is TensorFlow (the forward pass stays in the engine's step).
+    when the forward pass stays in the engine's step (TensorFlow).
     With ``head`` (see :func:`runs_head`), it also runs the head and its gradient
     (with ``mean``, only the gradient's mean over the grid)."""
-    if model.runtime == "tensorflow":
-        return None
-    key = ("backbone", model.cam_layers, head, head and mean)
-    if key not in model.cache:
-        from livecam.runtime.openvino import OpenVinoBackbone
-
-        model.cache[key] = OpenVinoBackbone(model, head=head, mean=mean)
-    return model.cache[key]
+    return get(model.runtime).backbone(model, head, mean)
 
 
 def scorer(model: LoadedModel, after: str | None = None):
     """The whole model, preprocessed inputs -> outputs, on the runtime (for
     Score-CAM's batches of masked inputs), or with ``after`` the layers after
     that one (for Ablation-CAM's ablated activations); None on TensorFlow."""
-    if model.runtime == "tensorflow":
-        return None
-    key = ("scorer", after)
-    if key not in model.cache:
-        from livecam.runtime.openvino import OpenVinoScorer
-
-        model.cache[key] = OpenVinoScorer(model, after)
-    return model.cache[key]
+    return get(model.runtime).scorer(model, after)
 
 
 def head_scorer(model: LoadedModel, head):
@@ -132,7 +206,7 @@ def head_scorer(model: LoadedModel, head):
     TensorFlow."""
     import math
 
-    if model.runtime == "tensorflow":
+    if get(model.runtime).in_step:
         return None
     values = math.prod(head.inputs[0].shape[1:])
     return scorer(model, model.cam_layer) if head.count_params() >= HEAVY_HEAD * values else None
@@ -140,19 +214,11 @@ def head_scorer(model: LoadedModel, head):
 
 def runs_head(model: LoadedModel) -> bool:
     """Whether the runtime can run ``model``'s head and its gradient too: a
-    classifier or multi-label model whose head is a dense chain
-    (:mod:`livecam.runtime.dense_head`), explained at one layer."""
-    if model.runtime == "tensorflow" or len(model.cam_layers) > 1:
+    kind whose logits a dense head gives (classifier, multi-label), a head that
+    is a dense chain (:mod:`livecam.runtime.dense_head`), explained at one layer."""
+    if len(model.cam_layers) > 1 or not model.objective.runs_on_dense_head:
         return False
-    if model.objective.kind not in ("class", "label"):
-        return False
-    key = ("dense head", model.cam_layer)
-    if key not in model.cache:
-        from livecam.runtime import dense_head
-
-        float32 = model.variant(precision="float32")  # what the runtime converts
-        model.cache[key] = dense_head.head_layers(dense_head.head_model(float32)) is not None
-    return model.cache[key]
+    return get(model.runtime).runs_head(model)
 
 
 def model_digest(model: LoadedModel) -> str:
@@ -177,75 +243,4 @@ def model_digest(model: LoadedModel) -> str:
 
 def runtime_version(runtime: str) -> str:
     """The library behind ``runtime`` and its version."""
-    if runtime == "openvino":
-        import openvino as ov
-
-        return f"openvino {ov.get_version()}"
-    import tensorflow as tf
-
-    return f"tensorflow {tf.__version__}"
-
-
-def has_openvino() -> bool:
-    return importlib.util.find_spec("openvino") is not None
-
-
-@dataclass(frozen=True)
-class RuntimeChoice:
-    """What ``--runtime auto`` chose and why.
-
-    Attributes:
-        runtime: ``tensorflow`` or ``openvino``.
-        ms_per_map: The Grad-CAM step's median cost on each runtime measured
-            (this run or an earlier one on this machine, from the cache).
-        reason: Why OpenVINO was not measured, if it was not.
-    """
-
-    runtime: str
-    ms_per_map: dict[str, float] = field(default_factory=dict)
-    reason: str = ""
-
-
-def choose(model: LoadedModel, costs=None) -> RuntimeChoice:
-    """``--runtime auto``: OpenVINO where it is installed, runs the model and its
-    Grad-CAM step measured faster on this machine, else TensorFlow. The costs
-    persist in the governor's cache (``costs``: a
-    :class:`~livecam.video.governor.CostCache`), per machine, model, layers,
-    precision and size, so the next start measures nothing."""
-    if not has_openvino():
-        return RuntimeChoice("tensorflow", reason="OpenVINO is not installed")
-    if model.precision == "int8":  # checked before: OpenVINO is installed
-        return RuntimeChoice("openvino", reason="int8 runs on OpenVINO only")
-    from livecam.video.governor import CostCache, QualityLevel
-
-    costs = costs or CostCache()
-    level = QualityLevel(model.input_size[0], model.precision)
-    profile = f"runtime-choice|{','.join(model.cam_layers)}"
-    measured: dict[str, float] = {}
-    for name in ("tensorflow", "openvino"):
-        known = costs.costs(f"{model.name}@{name}", profile, [level]).get(level)
-        if known is None:
-            try:
-                known = _step_cost(replace(model, runtime=name))
-            except Exception as exc:  # any failure to convert or run: not OpenVINO
-                return RuntimeChoice("tensorflow", measured, f"OpenVINO failed: {exc}")
-            costs.update(f"{model.name}@{name}", profile, {level: known})
-            costs.save()
-        measured[name] = round(known * 1000, 3)
-    return RuntimeChoice(min(measured, key=measured.get), measured)
-
-
-def _step_cost(model: LoadedModel) -> float:
-    """Median seconds of a batch-1 Grad-CAM step, after two untimed ones."""
-    from livecam.cam import CamEngine
-
-    engine = CamEngine(model)
-    height, width = model.input_size
-    images = np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
-    times = []
-    for index in range(AUTO_FRAMES + 2):
-        start = time.perf_counter()
-        engine(images)
-        if index >= 2:
-            times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return get(runtime).version()

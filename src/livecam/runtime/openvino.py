@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from livecam.cam.base import ranked_class_ids
+from livecam.cache import cache_root
 from livecam.errors import RuntimeChoiceError
-from livecam.models.lite0 import cache_dir
 from livecam.runtime import dense_head
+from livecam.tensors import normalise, ranked_class_ids
 
 # livecam precision -> OpenVINO's inference precision; the model is always
 # converted in float32 (one conversion for both), the hint sets what runs;
@@ -65,7 +65,7 @@ class OpenVinoBackbone:
         if model.precision == "int8":
             variant += f"-int8-{calibration_digest(model)}"
         key = _key(float32, ov.get_version(), variant)
-        self.path = cache_dir() / "openvino" / key / "backbone.xml"
+        self.path = cache_root() / "openvino" / key / "backbone.xml"
         names = [f"layer_{i}" for i in range(len(self.layers))]
         names += ["logits", "class_ids", "gradients"] if head else []
         names += ["maps", "probabilities"] if self.mean else []
@@ -114,7 +114,7 @@ class OpenVinoScorer:
             part = keras.Model(part.get_layer(after).output, part.output)
         variant = "scorer" if after is None else f"head after {after}"
         key = _key(float32, ov.get_version(), variant)
-        self.path = cache_dir() / "openvino" / key / "model.xml"
+        self.path = cache_root() / "openvino" / key / "model.xml"
         spec = tf.TensorSpec([None, *part.inputs[0].shape[1:]], tf.float32)
 
         @tf.function(input_signature=[spec])
@@ -180,7 +180,6 @@ def _convert(model, head: bool, mean: bool):
     import openvino as ov
     import tensorflow as tf
 
-    from livecam.cam.engine import normalise
     from livecam.models import graph
 
     features = graph.features_and_output_model(model.model, list(model.cam_layers))
@@ -246,8 +245,8 @@ def calibration_frames(model) -> np.ndarray:
     :data:`CALIBRATION_FRAMES` of ``model.calibration`` (a video or a folder of
     images), or by default the bundled photos, labelled composites and sample
     clip."""
-    from livecam.bench.runner import load_frames
     from livecam.frames import as_bgr8, model_input, read_image
+    from livecam.media import load_frames
     from livecam.samples import sample_dir, sample_video
 
     if model.calibration is not None:

@@ -15,6 +15,8 @@ import numpy as np
 from livecam.errors import LivecamError
 from livecam.explain import Explainer, Explanation
 from livecam.frames import prepare
+from livecam.media.sinks import VideoSink
+from livecam.media.sources import Frame, FrameSource, VideoFileSource, open_source
 from livecam.render import HeatmapRenderer
 from livecam.timing import StageTimer
 from livecam.video.follow import MapFollower
@@ -26,8 +28,6 @@ from livecam.video.pipeline import (
     aborting_keeps,
     signals_deferred,
 )
-from livecam.video.sinks import VideoSink
-from livecam.video.sources import Frame, FrameSource, VideoFileSource, open_source
 
 ProgressCallback = Callable[[int, "int | None"], None]
 

@@ -12,13 +12,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from livecam import runtime as runtimes
 from livecam.cam.targets import Target
 from livecam.errors import last_line
 from livecam.explain import Explainer, Explanation, MethodOptions, default_targets
 from livecam.frames import prepare
+from livecam.media.sources import Frame
 from livecam.models import LoadedModel
-from livecam.video.governor import QualityLevel
-from livecam.video.sources import Frame
+from livecam.tuning.governor import QualityLevel
 
 MAX_LEVELS = 3  # model variants kept: the level in use, the one being built, the last one
 MAX_ENGINES = 6  # compiled steps kept (level x method)
@@ -86,7 +87,7 @@ class ExplainerCache:
             f"|eigen={options.eigen_smooth}"
             f"|aug={options.aug_smooth}|channels={options.max_channels}"
             f"|targets={num_targets}|{self.score}"
-            + ("" if self.model.runtime == "tensorflow" else f"|{self.model.runtime}")
+            + ("" if runtimes.is_reference(self.model.runtime) else f"|{self.model.runtime}")
         )
 
     @property

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from livecam.video.sources import Frame
+from livecam.media.sources import Frame
 
 FLOW_WIDTH = 160  # enough for object motion; the flow's cost grows with its pixels
 HISTORY = 64  # frames whose flows are kept: a map up to this many frames old is carried

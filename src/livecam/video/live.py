@@ -5,7 +5,7 @@ The display loop shows every frame the live reader delivers, at the source's
 pace, blended with the latest map; a :class:`~livecam.video.cam_worker.CamWorker`
 explains the newest frame whenever it is free; rendering, recording and
 logging run on the output thread. With a target, a
-:class:`~livecam.video.governor.Governor` picks the quality of the maps, and a
+:class:`~livecam.tuning.governor.Governor` picks the quality of the maps, and a
 new level is built in the background while the current one keeps working.
 """
 
@@ -21,12 +21,15 @@ import numpy as np
 
 from livecam.errors import LivecamError
 from livecam.explain import TargetMap
+from livecam.media.sinks import RealTimeSink, VideoSink
+from livecam.media.sources import Frame, FrameSource
 from livecam.render import HeatmapRenderer
-from livecam.runtime import faster_precisions, fidelity
+from livecam.runtime import faster_precisions
 from livecam.timing import RateMeter, StageTimer, percentiles
+from livecam.tuning import fidelity
+from livecam.tuning.governor import CostCache, Governor, QualityLevel, ladder
 from livecam.video.cam_worker import CamWorker, Choice, ExplainerCache, LiveMap, VariantBuilder
 from livecam.video.follow import MapFollower
-from livecam.video.governor import CostCache, Governor, QualityLevel, ladder
 from livecam.video.live_controls import KeyHandler, LiveControls, hud_line, status_line
 from livecam.video.pipeline import (
     MapSmoother,
@@ -37,8 +40,6 @@ from livecam.video.pipeline import (
     draw_hud,
     signals_deferred,
 )
-from livecam.video.sinks import RealTimeSink, VideoSink
-from livecam.video.sources import Frame, FrameSource
 
 __all__ = ["ExplainerCache", "LiveControls", "LiveRunner"]
 

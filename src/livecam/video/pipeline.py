@@ -17,11 +17,12 @@ from typing import IO, Any
 import numpy as np
 
 from livecam.errors import LivecamError, RunAborted
-from livecam.explain import Explanation, TargetMap
-from livecam.render import HeatmapRenderer, draw_lines, draw_outline, label_bottom, peak_xy
+from livecam.explain import Explanation, TargetMap, compose_overlay
+from livecam.html import run_summary_html
+from livecam.media.sinks import FrameSink
+from livecam.media.sources import Frame
+from livecam.render import HeatmapRenderer, draw_lines, label_bottom, peak_xy
 from livecam.timing import STAGES, StageTimer
-from livecam.video.sinks import FrameSink
-from livecam.video.sources import Frame
 
 OUTPUT_QUEUE = 16
 
@@ -85,8 +86,6 @@ class RunSummary:
         return self.frames_out / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def _repr_html_(self) -> str:
-        from livecam.notebook import run_summary_html
-
         return run_summary_html(self)
 
 
@@ -220,9 +219,7 @@ class OutputWorker:
         with self.timer.stage("render"):
             text = item.explanation.caption(item.target)
             colored = self._colorize(item.heatmap, width, height)
-            overlay = self.renderer.blend(image, colored, text)
-            if item.target.mask is not None:
-                draw_outline(overlay, item.target.mask)
+            overlay = compose_overlay(self.renderer, image, colored, text, item.target)
             if item.hud:
                 draw_hud(overlay, item.hud)
             peak = peak_xy(item.heatmap, width, height) if self.log is not None else None

@@ -102,7 +102,7 @@ def write_video_report(
 def first_frame(source: str | Path) -> np.ndarray | None:
     """A video file's or image folder's first frame (BGR), or None if unreadable."""
     from livecam.errors import SourceError
-    from livecam.video.sources import open_source
+    from livecam.media.sources import open_source
 
     try:
         opened = open_source(source)

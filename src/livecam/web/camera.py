@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from livecam.errors import LivecamError
-from livecam.video.sources import Frame, FrameSource, VideoInfo
+from livecam.media.sources import Frame, FrameSource, VideoInfo
 
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_FRAME_SIZE = (1920, 1080)

@@ -6,9 +6,9 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from livecam.media.sources import FrameSource
 from livecam.video.live import LiveRunner
 from livecam.video.pipeline import RunSummary
-from livecam.video.sources import FrameSource
 from livecam.web.app import create_app
 from livecam.web.camera import BrowserCameraSource
 from livecam.web.guard import Guard

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from livecam.errors import ServeError
-from livecam.outputs import write_text
+from livecam.errors import OutputError, ServeError
+from livecam.outputs import write_bytes, write_text
 
 VALID_DAYS = 365
 RENEW_BEFORE_DAYS = 14
@@ -105,6 +105,8 @@ def self_signed(names: Iterable[str], folder: Path | None = None) -> Certificate
         write_text(certfile, certificate.public_bytes(serialization.Encoding.PEM).decode())
     except OSError as exc:
         raise ServeError(f"cannot keep the certificate in {folder}: {exc.strerror}") from None
+    except OutputError as exc:
+        raise ServeError(f"cannot keep the certificate in {folder}: {exc}") from None
     return Certificate(certfile, keyfile, wanted, _fingerprint(certificate, serialization))
 
 
@@ -146,9 +148,4 @@ def _fingerprint(certificate, serialization) -> str:
 
 def _write_private(path: Path, data: bytes) -> None:
     """The key, readable by its owner only, replaced atomically."""
-    tmp = path.with_name(f".{path.name}.new")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
-    os.replace(tmp, path)
+    write_bytes(path, data, mode=0o600)

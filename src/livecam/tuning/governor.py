@@ -12,8 +12,6 @@ right level.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import platform
 import statistics
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from livecam.cache import JsonStore, cache_root
 from livecam.errors import LivecamError
 from livecam.timing import cpu_name
 
@@ -230,9 +229,8 @@ def machine_id() -> str:
 
 
 def cache_path() -> Path:
-    """``$XDG_CACHE_HOME/livecam/governor.json`` (``~/.cache/livecam/`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "livecam" / "governor.json"
+    """``governor.json`` in the cache root (:func:`livecam.cache.cache_root`)."""
+    return cache_root() / "governor.json"
 
 
 class CostCache:
@@ -241,26 +239,20 @@ class CostCache:
 
     A missing, corrupt or foreign file reads as empty and is rewritten on
     :meth:`save`; a cache that cannot be written is only a slower next start.
+    Two runs saving at once keep both runs' costs (:class:`~livecam.cache.JsonStore`).
     """
 
     def __init__(self, path: Path | None = None, machine: str | None = None) -> None:
         self.path = path or cache_path()
         self.machine = machine or machine_id()
+        self._store = JsonStore(self.path, CACHE_VERSION, "costs")
         self._entries = self._read()
+        self._measured: dict[str, float] = {}
 
     def _read(self) -> dict[str, float]:
-        try:
-            data = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-            return {}
-        entries = data.get("costs")
-        if not isinstance(entries, dict):
-            return {}
         return {
             key: float(value)
-            for key, value in entries.items()
+            for key, value in self._store.read().items()
             if isinstance(key, str) and isinstance(value, (int, float)) and value > 0
         }
 
@@ -274,16 +266,9 @@ class CostCache:
 
     def update(self, model: str, profile: str, costs: dict[QualityLevel, float]) -> None:
         for level, cost in costs.items():
-            self._entries[self._key(model, profile, level)] = round(cost, 6)
+            self._measured[self._key(model, profile, level)] = round(cost, 6)
+        self._entries.update(self._measured)
 
     def save(self) -> None:
-        """Write atomically; failures are ignored (the cache is only a hint)."""
-        text = json.dumps({"version": CACHE_VERSION, "costs": self._entries}, indent=1)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(text, "utf-8")
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        """Merge this run's costs into the file; failures are ignored (the cache is only a hint)."""
+        self._store.update(self._measured)

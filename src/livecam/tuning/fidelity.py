@@ -12,14 +12,13 @@ model, weights, method, runtime, precision, size and library versions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from livecam.errors import OutputError
+from livecam.cache import JsonStore, cache_root
 
 MIN_CORRELATION = 0.98
 MAX_POINTING_DROP = 0.03
@@ -92,8 +91,8 @@ def check(
     line, before a measurement (seconds: every labelled photo, twice)."""
     runtime = runtime or model.runtime
     key = _cache_key(model, method, precision, runtime)
-    path = _cache_path()
-    entries = _read(path)
+    store = _store()
+    entries = store.read()
     if key in entries:
         try:
             return Fidelity(**entries[key])
@@ -105,14 +104,7 @@ def check(
             f"the bundled labelled photos (once on this machine)"
         )
     verdict = measure(model, method, precision, runtime)
-    entries[key] = asdict(verdict)
-    try:
-        from livecam.outputs import write_text
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps({"version": CACHE_VERSION, "verdicts": entries}, indent=1))
-    except (OSError, OutputError):
-        pass  # only a slower next start
+    store.update({key: asdict(verdict)})  # a store that cannot be written: a slower next start
     return verdict
 
 
@@ -167,28 +159,15 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
 
-def _cache_path() -> Path:
-    from livecam.models.lite0 import cache_dir
-
-    return cache_dir() / "fidelity.json"
-
-
-def _read(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return {}
-    verdicts = data.get("verdicts")
-    return verdicts if isinstance(verdicts, dict) else {}
+def _store() -> JsonStore:
+    return JsonStore(cache_root() / "fidelity.json", CACHE_VERSION, "verdicts")
 
 
 def _cache_key(model, method: str, precision: str, runtime: str) -> str:
     import tensorflow as tf
 
     from livecam.runtime import model_digest, runtime_version
-    from livecam.video.governor import machine_id
+    from livecam.tuning.governor import machine_id
 
     parts = (
         machine_id(),
