@@ -108,10 +108,10 @@ def test_vgg16_is_unchanged_at_its_native_size_even_after_a_smaller_one(vgg16, p
 
 def _unfolded(monkeypatch, bundle, size):
     """The variant as a Resizing layer before the Flatten (the fold turned off)."""
-    from livecam.models import graph
+    from livecam.models import flatten_heads
 
     with monkeypatch.context() as patch:
-        patch.setattr(graph, "_dense_after", lambda *args: None)
+        patch.setattr(flatten_heads, "_dense_after", lambda *args: None)
         return bundle.variant(size)
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 CHUNK = 64  # ablated copies per call of the head
 
 
+@register_method
 class AblationCam(CamMethod):
     """A channel's weight is how much the score drops when it is zeroed,
     w_k = (y - y_k) / y, re-running only the layers after the CAM layer."""

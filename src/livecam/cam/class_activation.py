@@ -5,10 +5,12 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 from livecam.errors import MethodError
 from livecam.models import graph
 
 
+@register_method
 class ClassActivationMap(CamMethod):
     """Channels weighted by the class's row of the dense layer after global
     average pooling. Needs no gradient, only a GAP -> Dense head."""

@@ -6,8 +6,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 
+@register_method
 class EigenCam(CamMethod):
     """The activations' first principal component: no gradient, no class (the
     map is the same whatever the target)."""
@@ -21,6 +23,7 @@ class EigenCam(CamMethod):
         return inputs.activations
 
 
+@register_method
 class EigenGradCam(CamMethod):
     """The first principal component of gradients times activations."""
 

@@ -19,102 +19,20 @@ import numpy as np
 import tensorflow as tf
 
 from livecam import runtime
-from livecam.cam.ablationcam import AblationCam
+from livecam.cam import smoothing
 from livecam.cam.base import (
     CamInputs,
     CamMethod,
     ScoreFunction,
     first_component,
-    noise_pattern,
 )
-from livecam.cam.class_activation import ClassActivationMap
-from livecam.cam.eigencam import EigenCam, EigenGradCam
-from livecam.cam.fem import Fem
-from livecam.cam.finercam import FinerCam
-from livecam.cam.fullgrad import FullGrad
-from livecam.cam.gradcam import GradCam
-from livecam.cam.gradcam_elementwise import GradCamElementwise
-from livecam.cam.gradcam_plus_plus import GradCamPlusPlus
-from livecam.cam.hirescam import HiResCam
-from livecam.cam.kpcacam import KpcaCam
-from livecam.cam.layercam import LayerCam
-from livecam.cam.randomcam import RandomCam
-from livecam.cam.scorecam import ScoreCam
-from livecam.cam.shapleycam import ShapleyCam
-from livecam.cam.smoothgradcampp import SmoothGradCamPlusPlus
+from livecam.cam.output import CamOutput
+from livecam.cam.registry import SCORES, make_method
 from livecam.cam.targets import Target, encode, top
-from livecam.cam.xgradcam import XGradCam
 from livecam.errors import MethodError
 from livecam.models import LoadedModel, graph
 from livecam.runtime import Backbone
 from livecam.tensors import combine_layers, normalise, ranked_class_ids
-
-METHODS: dict[str, type[CamMethod]] = {
-    method.name: method
-    for method in (
-        GradCam,
-        GradCamPlusPlus,
-        ClassActivationMap,
-        HiResCam,
-        GradCamElementwise,
-        XGradCam,
-        LayerCam,
-        EigenCam,
-        EigenGradCam,
-        ScoreCam,
-        AblationCam,
-        Fem,
-        FinerCam,
-        KpcaCam,
-        RandomCam,
-        ShapleyCam,
-        FullGrad,
-        SmoothGradCamPlusPlus,
-    )
-}
-SCORES = ("logit", "probability")
-# Test-time augmentation of --aug-smooth, as in pytorch-grad-cam (ttach):
-# horizontal flip x intensity factors. The original comes first.
-AUGMENTATIONS = tuple((flip, factor) for flip in (False, True) for factor in (1.0, 0.9, 1.1))
-
-
-def make_method(name: str, max_channels: int | None = None) -> CamMethod:
-    """A CAM method by name (see :data:`METHODS`).
-
-    Args:
-        name: The method's name, e.g. ``gradcam`` or ``scorecam``.
-        max_channels: For ``scorecam``: score only the channels with the
-            highest mean activation.
-    """
-    try:
-        method = METHODS[name.lower()]()
-    except KeyError:
-        raise MethodError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
-    if max_channels is not None:
-        if not hasattr(method, "max_channels"):
-            raise MethodError(f"--max-channels applies to scorecam, not {method.name!r}")
-        if max_channels < 1:
-            raise MethodError(f"--max-channels must be at least 1, got {max_channels}")
-        method.max_channels = max_channels
-    return method
-
-
-@dataclass
-class CamOutput:
-    """What one call of the step returns, as numpy arrays.
-
-    Attributes:
-        maps: ``[batch, targets, h, w]`` float32 in [0, 1] at the CAM layer's resolution.
-        probabilities: ``[batch, classes]`` float32.
-        class_ids: ``[batch, targets]`` int32, the class each map explains.
-        masks: For segmentation models, ``[batch, targets, H, W]`` uint8: the
-            pixels predicted as each explained class; else None.
-    """
-
-    maps: np.ndarray
-    probabilities: np.ndarray
-    class_ids: np.ndarray
-    masks: np.ndarray | None = None
 
 
 class CamEngine:
@@ -177,37 +95,21 @@ class CamEngine:
         self.trace_count = 0
 
     def _runtime_backbone(self) -> Backbone | None:
-        """The runtime that computes the CAM layer's activations outside this step,
-        with the head (the layers after it) kept here for the gradients."""
+        """The runtime that computes the CAM layer's activations outside this step
+        (:func:`livecam.runtime.negotiate`), with the head kept here for the gradients."""
         if runtime.get(self.model.runtime).in_step:
             return None
-        needs = {
-            "the gradient at the input": self.method.uses_input_gradients,
-            "noisy copies of the input": bool(self.method.noise_samples),
-            "--aug-smooth": self.aug_smooth,
-            "several layers": len(self.model.cam_layers) > 1,
-        }
-        runtime.check_needs(self.model, self.method.name, needs)
         if self._layers[0].head is None:
             layer = self._layers[0]
             self._layers[0] = _Layer(layer.name, layer.method, self._head_model(layer.name))
-        head = self._head_on_runtime()
-        # Grad-CAM's maps need only the gradient's mean over the grid, and are
-        # computed on the runtime too (not with --eigen-smooth: an SVD)
-        mean = head and self.method.uses_mean_gradient and not self.eigen_smooth
-        return runtime.backbone(self.model, head, mean)
-
-    def _head_on_runtime(self) -> bool:
-        """Whether the runtime computes the head and the gradients too: it
-        differentiates the class's own logit, and the method needs nothing else
-        of the head (no extra head passes, no second derivative)."""
         method = self.method
         own_logit = type(method).explained is CamMethod.explained  # not FinerCAM's contrast
-        return (
-            self.score == "logit"
-            and own_logit
-            and not (method.needs_head or method.uses_hessian or method.gradient_layers())
-            and runtime.runs_head(self.model)
+        return runtime.negotiate(
+            self.model,
+            method,
+            logit=self.score == "logit" and own_logit,
+            aug_smooth=self.aug_smooth,
+            eigen_smooth=self.eigen_smooth,
         )
 
     def _explained_layer(self, name: str, method: str, max_channels: int | None) -> _Layer:
@@ -318,37 +220,6 @@ class CamEngine:
         outputs.set_shape(self._feature_model.outputs[-1].shape)
         return outputs
 
-    def _augmented(self, inputs: tf.Tensor) -> tf.Tensor:
-        if not self.aug_smooth:
-            return inputs
-        copies = [
-            (tf.reverse(inputs, axis=[2]) if flip else inputs) * factor
-            for flip, factor in AUGMENTATIONS
-        ]
-        return tf.concat(copies, axis=0)
-
-    def _merged(self, maps: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
-        """The augmented copies' maps mapped back (unflipped) and averaged."""
-        if not self.aug_smooth:
-            return maps
-        parts = tf.split(maps, len(AUGMENTATIONS), axis=0)
-        restored = [
-            tf.reverse(part, axis=[2]) if flip else part
-            for part, (flip, _) in zip(parts, AUGMENTATIONS, strict=True)
-        ]
-        return normalise(tf.reduce_mean(tf.stack(restored), axis=0))
-
-    def _with_noise(self, inputs: tf.Tensor) -> tf.Tensor:
-        """The inputs, then the method's noisy copies of them (SmoothGrad)."""
-        samples = self.method.noise_samples
-        if not samples:
-            return inputs
-        low = tf.reduce_min(inputs, axis=(1, 2, 3), keepdims=True)
-        high = tf.reduce_max(inputs, axis=(1, 2, 3), keepdims=True)
-        sigma = self.method.noise_level * (high - low)
-        noisy = inputs[None] + noise_pattern(samples, inputs.shape[1:]) * sigma[None]
-        return tf.concat([inputs, tf.reshape(noisy, tf.concat([[-1], tf.shape(inputs)[1:]], 0))], 0)
-
     def _compute(self, images: tf.Tensor, targets: tf.Tensor, *runtime_outputs: tf.Tensor):
         """The step; ``runtime_outputs`` are the backbone's: the CAM layer's
         activations, and with the head on the runtime, its results too."""
@@ -359,9 +230,9 @@ class CamEngine:
         num_targets = targets.shape[0]
         inputs = self.model.preprocess(tf.cast(images, tf.float32))
         batch = tf.shape(inputs)[0]
-        clean = self._augmented(inputs)
-        stacked = self._with_noise(clean)
-        repeats = (len(AUGMENTATIONS) if self.aug_smooth else 1) * (1 + self.method.noise_samples)
+        clean = smoothing.augmented(inputs, self.aug_smooth)
+        stacked = smoothing.with_noise(clean, self.method)
+        repeats = smoothing.copies(self.aug_smooth) * (1 + self.method.noise_samples)
         method = self.method
         # second order (ShapleyCAM): an outer tape records the first backward pass
         with tf.GradientTape(persistent=True) if method.uses_hessian else nullcontext() as outer:
@@ -399,7 +270,9 @@ class CamEngine:
             by_name = dict(zip(self._feature_names, gradients[k] or [], strict=False))
             inputs_gradients = gradients[k][-1] if method.uses_input_gradients else None
             layer_maps = [
-                self._merged(self._layer_map(layer, forward, k, by_name, inputs_gradients), batch)
+                smoothing.merged(
+                    self._layer_map(layer, forward, k, by_name, inputs_gradients), self.aug_smooth
+                )
                 for layer in self._layers
             ]
             maps.append(combine_layers(layer_maps))

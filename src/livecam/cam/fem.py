@@ -6,8 +6,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 
+@register_method
 class Fem(CamMethod):
     """Gradient-free: each channel's unusually strong positions (above its mean
     plus ``k`` standard deviations over height and width), weighted by the

@@ -6,9 +6,11 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 from livecam.errors import MethodError
 
 
+@register_method
 class FinerCam(CamMethod):
     """Grad-CAM of the class's logit contrasted with its nearest rivals: the
     ``rivals`` classes whose logits are closest to it. The explained score is

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 from livecam.errors import MethodError
 from livecam.models.graph import iter_layers, output_shape
 
@@ -12,6 +13,7 @@ from livecam.models.graph import iter_layers, output_shape
 _CONVOLUTIONS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose")
 
 
+@register_method
 class FullGrad(CamMethod):
     """The input-gradient times the input, plus, for every convolution and batch
     normalisation of the model, the gradient at its output times its bias; each

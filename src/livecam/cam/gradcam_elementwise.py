@@ -7,8 +7,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 
+@register_method
 class GradCamElementwise(CamMethod):
     """Gradients times activations, each product through a ReLU before the sum."""
 

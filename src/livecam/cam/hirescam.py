@@ -5,8 +5,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 
+@register_method
 class HiResCam(CamMethod):
     """Gradients times activations, position by position (no averaging): the
     map is faithful to what the score actually used."""

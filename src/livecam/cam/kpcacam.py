@@ -6,6 +6,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 
 def kernel_projection(activations: tf.Tensor, coef0: float = 1.0) -> tf.Tensor:
@@ -29,6 +30,7 @@ def kernel_projection(activations: tf.Tensor, coef0: float = 1.0) -> tf.Tensor:
     return tf.reshape(top * sign[:, None], shape[:3])
 
 
+@register_method
 class KpcaCam(CamMethod):
     """The activations' first kernel principal component: no gradient, no class."""
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 
+@register_method
 class LayerCam(CamMethod):
     """Activations weighted, position by position, by their positive gradients."""
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 
+@register_method
 class RandomCam(CamMethod):
     """The activations weighted by random numbers, the same for every image
     and call (a fixed seed), so that results are repeatable."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 CHUNK = 32  # masked images scored per model call
 
 
+@register_method
 class ScoreCam(CamMethod):
     """Each channel, upsampled and min-max normalised, masks the input; the
     class score of each masked input, through a softmax over channels, is

@@ -7,8 +7,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 
+@register_method
 class ShapleyCam(CamMethod):
     """Each channel weighted by mean_hw(G - H.A / 2): the gradient minus half the
     Hessian of the score applied to the activations. Where the layers after the

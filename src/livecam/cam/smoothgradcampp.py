@@ -6,8 +6,10 @@ import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
 from livecam.cam.gradcam_plus_plus import GradCamPlusPlus, plus_plus_weights
+from livecam.cam.registry import register_method
 
 
+@register_method
 class SmoothGradCamPlusPlus(CamMethod):
     """Grad-CAM++ with its derivatives averaged over noisy copies of the input
     (SmoothGrad): the first, second and third powers of the gradient are each

@@ -5,10 +5,12 @@ from __future__ import annotations
 import tensorflow as tf
 
 from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.registry import register_method
 
 EPSILON = 1e-7
 
 
+@register_method
 class XGradCam(CamMethod):
     """Gradients averaged with the activations as weights: w_c = Σ(G·A) / (ΣA + ε)."""
 

@@ -181,6 +181,34 @@ def check_needs(model: LoadedModel, method: str, needs: dict[str, bool]) -> None
         )
 
 
+def negotiate(
+    model: LoadedModel, method, *, logit: bool, aug_smooth: bool, eigen_smooth: bool
+) -> Backbone | None:
+    """What ``model``'s runtime computes for ``method`` (a
+    :class:`~livecam.cam.CamMethod`, read by its flags): the CAM layer's
+    activations; with the head too where the method differentiates a class's
+    own ``logit`` and needs nothing else of the head (no extra head passes, no
+    second derivative); and Grad-CAM's maps where they need only the gradient's
+    mean over the grid (not with ``eigen_smooth``: an SVD).
+
+    Raises:
+        RuntimeChoiceError: The runtime cannot serve one of the method's needs.
+    """
+    needs = {
+        "the gradient at the input": method.uses_input_gradients,
+        "noisy copies of the input": bool(method.noise_samples),
+        "--aug-smooth": aug_smooth,
+        "several layers": len(model.cam_layers) > 1,
+    }
+    check_needs(model, method.name, needs)
+    head = (
+        logit
+        and not (method.needs_head or method.uses_hessian or method.gradient_layers())
+        and runs_head(model)
+    )
+    return backbone(model, head, head and method.uses_mean_gradient and not eigen_smooth)
+
+
 def backbone(model: LoadedModel, head: bool = False, mean: bool = False) -> Backbone | None:
     """The backbone ``model`` runs on, converted once per model variant; None
     when the forward pass stays in the engine's step (TensorFlow).

@@ -24,10 +24,8 @@ from livecam.explain import TargetMap
 from livecam.media.sinks import RealTimeSink, VideoSink
 from livecam.media.sources import Frame, FrameSource
 from livecam.render import HeatmapRenderer
-from livecam.runtime import faster_precisions
 from livecam.timing import RateMeter, StageTimer, percentiles
-from livecam.tuning import fidelity
-from livecam.tuning.governor import CostCache, Governor, QualityLevel, ladder
+from livecam.tuning.governor import CostCache, Governor, QualityLevel
 from livecam.video.cam_worker import CamWorker, Choice, ExplainerCache, LiveMap, VariantBuilder
 from livecam.video.follow import MapFollower
 from livecam.video.live_controls import KeyHandler, LiveControls, hud_line, status_line
@@ -40,6 +38,7 @@ from livecam.video.pipeline import (
     draw_hud,
     signals_deferred,
 )
+from livecam.video.quality import QualityController
 
 __all__ = ["ExplainerCache", "LiveControls", "LiveRunner"]
 
@@ -98,25 +97,7 @@ class LiveRunner:
         self.announce = announce  # told before the fidelity gate measures (seconds)
         self.renderer = renderer
         self.fps_target = fps_target
-        model = cache.model
-        # float32 first; bfloat16 (and int8 on OpenVINO) are tried (once) when float32
-        # is too slow, kept where faster, and only where the fidelity gate admits
-        # their maps for this method
-        self.refused: dict[str, str] = {}  # precision -> why the gate refused it
-        precisions = (model.precision, *self._faster_precisions(model, cache.method, fps_target))
-        # a transformer's position embeddings hold it to its native size
-        levels = ladder(model.input_size[0], precisions, resizable=model.token_grid is None)
-        self.level = levels[0]
-        self.governor: Governor | None = None
-        self.costs: CostCache | None = None
-        self.levels = levels
-        self.profile = cache.profile(cache.method, len(cache.targets))
-        if fps_target is not None:
-            self.costs = cost_cache or CostCache()
-            known = self.costs.costs(model.name, self.profile, levels)
-            self.governor = Governor(fps_target, levels, known_costs=known)
-            self.level = self.governor.level
-        self.builder = VariantBuilder(cache)
+        self.quality = QualityController(cache, fps_target, cost_cache, announce, self._problem)
         self.smoother = MapSmoother(smooth)
         self.follower = MapFollower() if follow else None
         self.display = display
@@ -135,84 +116,54 @@ class LiveRunner:
         self.map_rate = RateMeter()
         self.maps = 0
         self.paused_s = 0.0
-        self.problems: list[str] = []  # what went wrong beside the loop, which carried on
         self._reported_failure = False
 
-    def _faster_precisions(self, model, method: str, fps_target: float | None) -> list[str]:
-        """bfloat16 and int8 for the governor where they run here and keep the maps true."""
-        if fps_target is None or model.precision != "float32":
-            return []
-        admitted = []
-        for precision in faster_precisions(model.runtime):
-            verdict = fidelity.check(model, method, precision, announce=self.announce)
-            if verdict.admitted:
-                admitted.append(precision)
-            else:
-                self.refused[precision] = verdict.reason
-        return admitted
+    # The quality of the maps (:class:`~livecam.video.quality.QualityController`)
+
+    @property
+    def level(self) -> QualityLevel:
+        return self.quality.level
+
+    @level.setter
+    def level(self, level: QualityLevel) -> None:
+        self.quality.level = level
+
+    @property
+    def levels(self) -> list[QualityLevel]:
+        return self.quality.levels
+
+    @property
+    def governor(self) -> Governor | None:
+        return self.quality.governor
+
+    @property
+    def builder(self) -> VariantBuilder:
+        return self.quality.builder
+
+    @property
+    def refused(self) -> dict[str, str]:
+        return self.quality.refused
+
+    @property
+    def problems(self) -> list[str]:
+        """What went wrong beside the loop, which carried on."""
+        return self.quality.problems
 
     # The CAM thread ---------------------------------------------------------------
 
     def _choose(self) -> Choice:
-        ready = self.builder.take_ready()
-        if ready is not None:
-            self.level = ready
-            if self.governor is not None:
-                self.governor.switched(ready)
+        level = self.quality.current()
         method, targets = self.controls.method, self.controls.targets
-        return self.cache.get(self.level, method, targets), self.level, method
+        return self.cache.get(level, method, targets), level, method
 
     def _on_map(self, live_map: LiveMap) -> None:
         self.maps += 1
         self.map_rate.add(live_map.done_at)
-        if self.governor is None:
-            return
-        for level, reason in self.builder.unusable().items():
-            if level not in self.governor.rejected:
-                self.governor.reject(level)
-                self._problem(f"level {level.describe()} cannot be built ({reason})")
-        profile = self.cache.profile(live_map.method, len(live_map.explanation.targets))
-        if profile != self.profile:
-            self._new_profile(profile)
-            self._gate(live_map.method)
-        if self.builder.busy:  # steps slowed by a build in the background are not the level's cost
-            return
-        wanted = self.governor.record(live_map.step_s, live_map.level)
-        if wanted is not None:
-            self.builder.request(wanted, live_map.method, self.controls.targets)
-
-    def _new_profile(self, profile: str) -> None:
-        """Another method or number of targets costs differently: the costs
-        measured so far are kept under the old one, and the governor goes on
-        from the current level with what is known of the new one."""
-        governor, model = self.governor, self.cache.model.name
-        self.costs.update(model, self.profile, governor.best_costs)
-        known = self.costs.costs(model, profile, self.levels)
-        self.governor = Governor(self.fps_target, self.levels, known_costs=known)
-        self.governor.rejected |= governor.rejected
-        self.governor.switched(self.level)
-        self.profile = profile
-
-    def _gate(self, method: str) -> None:
-        """After a switch of method: levels in a precision the fidelity gate
-        refuses for it are never chosen, and the current one is left at once."""
-        model = self.cache.model
-        for precision in {level.precision for level in self.levels} - {model.precision}:
-            verdict = fidelity.check(model, method, precision, announce=self.announce)
-            if verdict.admitted:
-                continue
-            self.refused[precision] = verdict.reason
-            for level in self.levels:
-                if level.precision == precision:
-                    self.governor.reject(level)
-            if self.level.precision == precision:
-                fallback = QualityLevel(self.level.input_size, model.precision)
-                self.builder.request(fallback, method, self.controls.targets)
+        self.quality.measured(live_map, self.controls.targets)
 
     def _problem(self, text: str) -> None:
-        """Something beside the loop failed: on the HUD, the status line and
-        ``/api/status``; the loop carries on."""
-        self.problems.append(text)
+        """Something beside the loop failed (the controller keeps it for
+        ``/api/status``): on the HUD and the status line; the loop carries on."""
         self.controls.say(text)
         if self.status is not None:
             self.status(f"warning: {text}")
@@ -273,7 +224,7 @@ class LiveRunner:
                     raise worker.error
                 if cam.error is not None:
                     raise cam.error
-        self._remember_costs()
+        self.quality.remember_costs()
         summary.warnings.extend(self.problems)
         lost = getattr(source, "lost_reason", None)
         if lost:
@@ -293,14 +244,6 @@ class LiveRunner:
         if sink is not None:
             summary.frames_written = sink.frames_written
             summary.duplicated = sink.duplicated
-
-    def _remember_costs(self) -> None:
-        """Keep what the governor measured for the next start, each cost under
-        the profile (method, options, targets) it was measured with."""
-        if self.governor is None or self.costs is None:
-            return
-        self.costs.update(self.cache.model.name, self.profile, self.governor.best_costs)
-        self.costs.save()
 
     def _loop(self, source, cam, worker, summary, intervals, duration, max_frames) -> None:
         shown: _Shown | None = None
