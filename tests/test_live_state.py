@@ -113,7 +113,7 @@ def test_costs_are_kept_under_the_profile_they_were_measured_with(bundle, tmp_pa
     gradcam = dict(runner.governor.best_costs)
     runner.controls.method = "layercam"  # switched live, as with the m key
     slow_maps(runner, seconds=0.3)
-    runner._remember_costs()
+    runner.quality.remember_costs()
     costs = CostCache(tmp_path / "governor.json", machine="box")
     cache = runner.cache
     level = runner.levels[0]
