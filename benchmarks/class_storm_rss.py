@@ -40,7 +40,7 @@ def main() -> int:
     from livecam.models.labels import short_label
     from livecam.render import HeatmapRenderer
     from livecam.tuning.governor import QualityLevel
-    from livecam.video.cam_worker import ExplainerCache
+    from livecam.video.explainers import ExplainerCache
     from livecam.video.live import LiveRunner
     from livecam.web.hub import FrameHub
     from livecam.web.session import WebSession

@@ -344,13 +344,13 @@ def test_the_sanity_check_flags_a_map_that_ignores_the_model(samples, lite0, mon
     import tensorflow as tf
 
     from livecam.cam import METHODS
-    from livecam.cam.base import CamMethod
+    from livecam.cam.base import CamMethod, Needs
     from livecam.evaluate import evaluate
 
     class InputEdges(CamMethod):
         name = "input-edges"
         paper = "none: a model-free stand-in"
-        uses_gradients = False
+        needs = Needs(gradients=False)
 
         def weighted(self, inputs):
             grey = tf.reduce_mean(inputs.images, axis=-1, keepdims=True)

@@ -66,8 +66,8 @@ def test_the_governor_never_uses_a_refused_precision_and_says_why(offset_bundle,
     from livecam.cam import top
     from livecam.render import HeatmapRenderer
     from livecam.tuning.governor import CostCache
-    from livecam.video.cam_worker import ExplainerCache
     from livecam.video.display import Display
+    from livecam.video.explainers import ExplainerCache
     from livecam.video.live import LiveRunner
 
     cache = ExplainerCache(offset_bundle, "gradcam", top(1), "logit")

@@ -12,7 +12,8 @@ from livecam.cam.targets import ClassTarget, top
 from livecam.media.sources import Frame
 from livecam.render import HeatmapRenderer
 from livecam.tuning.governor import CostCache, QualityLevel
-from livecam.video.cam_worker import MAX_ENGINES, MAX_LEVELS, ExplainerCache, LiveMap
+from livecam.video.cam_worker import LiveMap
+from livecam.video.explainers import MAX_ENGINES, MAX_LEVELS, ExplainerCache
 from livecam.video.live import LiveRunner
 
 LABELS = [f"class {i}" for i in range(6)]

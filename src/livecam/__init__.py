@@ -26,7 +26,7 @@ _LAZY = {
     "LoadedModel": "livecam.models",
     "load_model": "livecam.loading",
     "from_keras": "livecam.loading",
-    "ModelSpec": "livecam.models",
+    "ModelSpec": "livecam.spec",
     "explain_image": "livecam.images",
     "show": "livecam.notebook",
     "annotate_video": "livecam.video.annotate",

@@ -21,11 +21,11 @@ from livecam.cam import METHODS, CamEngine, CamOutput
 from livecam.cam.targets import Target, encode, top
 from livecam.errors import TargetError
 from livecam.frames import model_input
-from livecam.html import explanation_html, explanation_png
 from livecam.kinds import kind_named
 from livecam.models import LoadedModel, load_model
 from livecam.models.labels import short_label
 from livecam.render import HeatmapRenderer
+from livecam.views import explanation_html, explanation_png
 
 TOP_PREDICTIONS = 5
 THRESHOLD_LABELS = 16  # the labels a threshold considers unless targets are given

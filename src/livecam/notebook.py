@@ -1,5 +1,5 @@
 """Jupyter: :func:`show` explains an image in one call (explanations and video
-runs display themselves: :mod:`livecam.html`).
+runs display themselves: :mod:`livecam.views`).
 
 Example (in a notebook cell):
     >>> import livecam

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 
 CHUNK = 64  # ablated copies per call of the head
@@ -18,8 +18,7 @@ class AblationCam(CamMethod):
 
     name = "ablationcam"
     paper = "https://openaccess.thecvf.com/content_WACV_2020/papers/Desai_Ablation-CAM_Visual_Explanations_for_Deep_Convolutional_Network_via_Gradient-free_Localization_WACV_2020_paper.pdf"
-    uses_gradients = False
-    needs_head = True
+    needs = Needs(gradients=False, head=True)
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
         activations = inputs.activations

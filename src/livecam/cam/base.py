@@ -57,32 +57,70 @@ class CamInputs:
     layer_gradients: tuple[tf.Tensor, ...] = ()
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a method needs the engine (and a runtime) to compute, in one value.
+
+    Attributes:
+        gradients: The backward pass (False: Eigen-CAM, Score-CAM, ...).
+        logit_only: Refuses the probability score, saying why (``logit_reason``).
+        projects: Always the first principal component (Eigen-CAM).
+        head: Runs the layers after the CAM layer alone (Ablation-CAM).
+        hessian: A second backward pass: a Hessian-vector product (ShapleyCAM).
+        input_gradients: The gradient reaches the input (FullGrad).
+        mean_gradient: The map depends on the gradient only through its mean
+            over the grid (Grad-CAM: a runtime may compute it).
+        scores_inputs: Runs the whole model on altered inputs (Score-CAM).
+        noise_samples: SmoothGrad-style noisy copies of the input, each with its gradients.
+        noise_level: The noise's standard deviation over the input's range.
+    """
+
+    gradients: bool = True
+    logit_only: bool = False
+    logit_reason: str = ""
+    projects: bool = False
+    head: bool = False
+    hessian: bool = False
+    input_gradients: bool = False
+    mean_gradient: bool = False
+    scores_inputs: bool = False
+    noise_samples: int = 0
+    noise_level: float = 0.0
+
+
+class _Need:
+    """``method.uses_gradients`` and the like: one field of the class's ``needs``
+    (read on the class or an instance alike)."""
+
+    def __init__(self, field_name: str) -> None:
+        self.field_name = field_name
+
+    def __get__(self, instance, owner):
+        return getattr(owner.needs, self.field_name)
+
+
 class CamMethod:
     """One way of weighting the CAM layer's activations.
 
-    Subclasses set ``name`` and ``paper`` and override :meth:`channel_weights`
+    Subclasses set ``name``, ``paper`` and, where they need more or less than
+    the gradient, ``needs`` (:class:`Needs`), and override :meth:`channel_weights`
     (one weight per channel) or, for per-pixel methods, :meth:`weighted`.
-    Flags tell the engine what to run: ``uses_gradients = False`` skips the
-    backward pass, ``logit_only`` refuses the probability score,
-    ``projects`` always takes the first principal component (Eigen-CAM).
     """
 
     name: ClassVar[str]
     paper: ClassVar[str]
-    uses_gradients: ClassVar[bool] = True
-    # Methods defined on the logits refuse the probability score, saying why.
-    logit_only: ClassVar[bool] = False
-    logit_reason: ClassVar[str] = ""
-    projects: ClassVar[bool] = False
-    needs_head: ClassVar[bool] = False  # runs the layers after the CAM layer alone
-    uses_hessian: ClassVar[bool] = False  # a second backward pass: Hessian-vector product
-    uses_input_gradients: ClassVar[bool] = False  # the gradient reaches the input
-    # the map depends on the gradient only through its mean over the grid (Grad-CAM)
-    uses_mean_gradient: ClassVar[bool] = False
-    scores_inputs: ClassVar[bool] = False  # runs the whole model on altered inputs (Score-CAM)
-    # SmoothGrad-style: this many noisy copies of the input, each with its gradients
-    noise_samples: ClassVar[int] = 0
-    noise_level: ClassVar[float] = 0.0  # the noise's standard deviation / the input's range
+    needs: ClassVar[Needs] = Needs()
+    uses_gradients = _Need("gradients")
+    logit_only = _Need("logit_only")
+    logit_reason = _Need("logit_reason")
+    projects = _Need("projects")
+    needs_head = _Need("head")
+    uses_hessian = _Need("hessian")
+    uses_input_gradients = _Need("input_gradients")
+    uses_mean_gradient = _Need("mean_gradient")
+    scores_inputs = _Need("scores_inputs")
+    noise_samples = _Need("noise_samples")
+    noise_level = _Need("noise_level")
 
     def prepare(self, model, cam_layer: str) -> None:
         """Check the model suits the method and read what it needs from it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 from livecam.errors import MethodError
 from livecam.models import graph
@@ -17,7 +17,7 @@ class ClassActivationMap(CamMethod):
 
     name = "cam"
     paper = "https://arxiv.org/abs/1512.04150"
-    uses_gradients = False
+    needs = Needs(gradients=False)
 
     def __init__(self) -> None:
         self._kernel: tf.Variable | None = None

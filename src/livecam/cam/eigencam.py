@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 
 
@@ -16,8 +16,7 @@ class EigenCam(CamMethod):
 
     name = "eigencam"
     paper = "https://arxiv.org/abs/2008.00299"
-    uses_gradients = False
-    projects = True
+    needs = Needs(gradients=False, projects=True)
 
     def weighted(self, inputs: CamInputs) -> tf.Tensor:
         return inputs.activations
@@ -29,7 +28,7 @@ class EigenGradCam(CamMethod):
 
     name = "eigengradcam"
     paper = "https://arxiv.org/abs/2008.00299"
-    projects = True
+    needs = Needs(projects=True)
 
     def weighted(self, inputs: CamInputs) -> tf.Tensor:
         return inputs.gradients * inputs.activations

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 
 
@@ -17,7 +17,7 @@ class Fem(CamMethod):
 
     name = "fem"
     paper = "https://doi.org/10.1109/IPTA50016.2020.9286629"
-    uses_gradients = False
+    needs = Needs(gradients=False)
     k = 2.0
 
     def weighted(self, inputs: CamInputs) -> tf.Tensor:

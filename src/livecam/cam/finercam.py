@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 from livecam.errors import MethodError
 
@@ -19,8 +19,9 @@ class FinerCam(CamMethod):
 
     name = "finercam"
     paper = "https://arxiv.org/abs/2501.11309"
-    logit_only = True
-    logit_reason = "contrasts logits (the paper's score is defined on them)"
+    needs = Needs(
+        logit_only=True, logit_reason="contrasts logits (the paper's score is defined on them)"
+    )
     rivals = 3
     alpha = 1.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 from livecam.errors import MethodError
 from livecam.models.graph import iter_layers, output_shape
@@ -27,7 +27,7 @@ class FullGrad(CamMethod):
 
     name = "fullgrad"
     paper = "https://arxiv.org/abs/1905.00780"
-    uses_input_gradients = True
+    needs = Needs(input_gradients=True)
 
     def prepare(self, model, cam_layer: str) -> None:
         explained = next(layer for layer in iter_layers(model) if layer.name == cam_layer)

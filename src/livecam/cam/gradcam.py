@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 
 
@@ -14,7 +14,7 @@ class GradCam(CamMethod):
 
     name = "gradcam"
     paper = "https://arxiv.org/abs/1610.02391"
-    uses_mean_gradient = True
+    needs = Needs(mean_gradient=True)
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
         return tf.reduce_mean(inputs.gradients, axis=(1, 2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 
 
@@ -18,9 +18,11 @@ class GradCamPlusPlus(CamMethod):
 
     name = "gradcam++"
     paper = "https://arxiv.org/abs/1710.11063"
-    logit_only = True
-    logit_reason = (
-        "derives its weights for an exponential of the logit (Chattopadhyay et al., eq. 19)"
+    needs = Needs(
+        logit_only=True,
+        logit_reason=(
+            "derives its weights for an exponential of the logit (Chattopadhyay et al., eq. 19)"
+        ),
     )
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:

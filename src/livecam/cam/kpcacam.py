@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 
 
@@ -36,7 +36,7 @@ class KpcaCam(CamMethod):
 
     name = "kpcacam"
     paper = "https://arxiv.org/abs/2410.00267"
-    uses_gradients = False
+    needs = Needs(gradients=False)
 
     def weighted(self, inputs: CamInputs) -> tf.Tensor:
         return kernel_projection(inputs.activations)[..., None]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 
 
@@ -17,7 +17,7 @@ class RandomCam(CamMethod):
 
     name = "randomcam"
     paper = "https://github.com/jacobgil/pytorch-grad-cam"
-    uses_gradients = False
+    needs = Needs(gradients=False)
     seed = (20, 19)
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 
 CHUNK = 32  # masked images scored per model call
@@ -23,8 +23,7 @@ class ScoreCam(CamMethod):
 
     name = "scorecam"
     paper = "https://arxiv.org/abs/1910.01279"
-    uses_gradients = False
-    scores_inputs = True
+    needs = Needs(gradients=False, scores_inputs=True)
     max_channels: int | None = None
 
     def __init__(self, max_channels: int | None = None) -> None:

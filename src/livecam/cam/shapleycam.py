@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.registry import register_method
 
 
@@ -19,7 +19,7 @@ class ShapleyCam(CamMethod):
 
     name = "shapleycam"
     paper = "https://arxiv.org/abs/2501.06261"
-    uses_hessian = True
+    needs = Needs(hessian=True)
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
         corrected = inputs.gradients - 0.5 * inputs.hessian_product

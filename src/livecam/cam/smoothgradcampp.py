@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from livecam.cam.base import CamInputs, CamMethod
+from livecam.cam.base import CamInputs, CamMethod, Needs
 from livecam.cam.gradcam_plus_plus import GradCamPlusPlus, plus_plus_weights
 from livecam.cam.registry import register_method
 
@@ -21,10 +21,12 @@ class SmoothGradCamPlusPlus(CamMethod):
 
     name = "smoothgradcam++"
     paper = "https://arxiv.org/abs/1908.01224"
-    logit_only = True
-    logit_reason = GradCamPlusPlus.logit_reason
-    noise_samples = 8
-    noise_level = 0.15
+    needs = Needs(
+        logit_only=True,
+        logit_reason=GradCamPlusPlus.logit_reason,
+        noise_samples=8,
+        noise_level=0.15,
+    )
 
     def channel_weights(self, inputs: CamInputs) -> tf.Tensor:
         noisy = inputs.noisy_gradients  # [samples, batch, h, w, c]

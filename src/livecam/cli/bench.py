@@ -115,11 +115,14 @@ def bench(
             runtime=opt.values(runtime, ["tensorflow"]),
             calibration=[str(calibration) if calibration else None],
         )
+        # a precision its runtime cannot run (int8 on TensorFlow); a runtime not
+        # installed is refused below, whole
         impossible = {
             config: reason
             for config in configs
             if config.runtime in runtimes.RUNTIMES
             and (reason := runtimes.get(config.runtime).unavailable(config.precision))
+            and not runtimes.get(config.runtime).unavailable("float32")
         }
         if impossible and len(impossible) < len(configs):  # the rest of the matrix runs
             configs = [c for c in configs if c not in impossible]

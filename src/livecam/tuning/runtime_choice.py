@@ -9,6 +9,7 @@ import numpy as np
 
 from livecam import runtime as runtimes
 from livecam.cam import CamEngine
+from livecam.errors import RuntimeChoiceError
 from livecam.models import LoadedModel
 from livecam.tuning.governor import CostCache, QualityLevel
 
@@ -42,6 +43,11 @@ def choose(model: LoadedModel, costs: CostCache | None = None) -> RuntimeChoice:
         if runtime.unavailable(model.precision) is None
     ]
     reference = runtimes.REFERENCE
+    if not usable:
+        raise RuntimeChoiceError(
+            f"no runtime here runs precision {model.precision!r}: "
+            + "; ".join(r.unavailable(model.precision) or "" for r in runtimes.RUNTIMES.values())
+        )
     if len(usable) == 1:
         others = [n for n in runtimes.RUNTIMES if n not in usable]
         why = "; ".join(runtimes.get(n).unavailable(model.precision) or "" for n in others)

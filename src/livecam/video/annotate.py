@@ -20,6 +20,7 @@ from livecam.media.sources import Frame, FrameSource, VideoFileSource, open_sour
 from livecam.render import HeatmapRenderer
 from livecam.timing import StageTimer
 from livecam.video.follow import MapFollower
+from livecam.video.outputs import FrameLog, HeatmapVideo, OverlayVideo
 from livecam.video.pipeline import (
     MapSmoother,
     OutputWorker,
@@ -203,7 +204,10 @@ def annotate_video(
         explainer.warm_up()
         with aborting_keeps(summary, stack):
             started = time.perf_counter()
-            worker = OutputWorker(renderer, timer, sink, heat_sink, log)
+            outputs = [OverlayVideo(sink)]
+            outputs += [HeatmapVideo(heat_sink)] if heat_sink is not None else []
+            outputs += [FrameLog(log)] if log is not None else []
+            worker = OutputWorker(renderer, timer, outputs)
             try:
                 process_frames(
                     source,

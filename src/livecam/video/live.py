@@ -26,9 +26,11 @@ from livecam.media.sources import Frame, FrameSource
 from livecam.render import HeatmapRenderer
 from livecam.timing import RateMeter, StageTimer, percentiles
 from livecam.tuning.governor import CostCache, Governor, QualityLevel
-from livecam.video.cam_worker import CamWorker, Choice, ExplainerCache, LiveMap, VariantBuilder
+from livecam.video.cam_worker import CamWorker, Choice, LiveMap, VariantBuilder
+from livecam.video.explainers import ExplainerCache
 from livecam.video.follow import MapFollower
 from livecam.video.live_controls import KeyHandler, LiveControls, hud_line, status_line
+from livecam.video.outputs import FrameLog, LatestOverlay, OverlayCallback, OverlayVideo
 from livecam.video.pipeline import (
     MapSmoother,
     OutputWorker,
@@ -97,6 +99,7 @@ class LiveRunner:
         self.announce = announce  # told before the fidelity gate measures (seconds)
         self.renderer = renderer
         self.fps_target = fps_target
+        self._window_frame = LatestOverlay()  # the overlay the window shows next
         self.quality = QualityController(cache, fps_target, cost_cache, announce, self._problem)
         self.smoother = MapSmoother(smooth)
         self.follower = MapFollower() if follow else None
@@ -197,11 +200,8 @@ class LiveRunner:
                 sink = stack.enter_context(RealTimeSink(video))  # closing it closes the video
             log = stack.enter_context(open(log_path, "w", encoding="utf-8")) if log_path else None
             self.cache.get(self.level, self.controls.method).warm_up()  # trace before the clock
-            keep_latest = self.display is not None and self.display.enabled
             with aborting_keeps(summary, stack):
-                worker = OutputWorker(
-                    self.renderer, self.timer, sink, None, log, keep_latest, self.on_overlay
-                )
+                worker = OutputWorker(self.renderer, self.timer, self._outputs(sink, log))
                 cam = CamWorker(self._choose, self._on_map)
                 started = time.perf_counter()
                 intervals: list[float] = []
@@ -230,6 +230,15 @@ class LiveRunner:
         if lost:
             summary.warnings.append(lost)
         return summary
+
+    def _outputs(self, sink, log) -> list:
+        """The recording, the log, the window's newest frame and ``on_overlay``, as asked."""
+        outputs = [OverlayVideo(sink)] if sink is not None else []
+        outputs += [FrameLog(log)] if log is not None else []
+        if self.display is not None and self.display.enabled:
+            outputs.append(self._window_frame)
+        outputs += [OverlayCallback(self.on_overlay)] if self.on_overlay is not None else []
+        return outputs
 
     def _fill(self, summary, source, sink, active_s, worker, intervals) -> None:
         summary.elapsed_s = active_s
@@ -278,7 +287,7 @@ class LiveRunner:
             previous_at = now
             self.video_rate.add(now)
             worker.submit(self._processed(frame, shown, new_map, now))
-            paused = self._handle_display(worker)
+            paused = self._handle_display()
             self.paused_s += paused
             previous_at += paused  # a pause is not a slow frame
             if self._headless() and self.status is not None and now - last_status >= 1.0:
@@ -363,20 +372,21 @@ class LiveRunner:
             self.status(f"the window failed ({self.display.failure}); running headless")
         return True
 
-    def _handle_display(self, worker: OutputWorker) -> float:
+    def _handle_display(self) -> float:
         """Show the newest overlay and act on keys; returns the seconds paused."""
-        if self.display is None or not self.display.enabled or worker.latest is None:
+        window = self._window_frame
+        if self.display is None or not self.display.enabled or window.latest is None:
             return 0.0
-        key = self.display.show(worker.latest)
-        self.keys(key, worker.latest)
+        key = self.display.show(window.latest)
+        self.keys(key, window.latest)
         if not self.controls.paused or self.controls.quit:
             return 0.0
         paused_at = time.perf_counter()
         while self.controls.paused and not self.controls.quit and self.display.enabled:
-            frozen = worker.latest.copy()
+            frozen = window.latest.copy()
             draw_hud(
                 frozen, ["", "", *self.controls.recent_messages(time.perf_counter()), "paused"]
             )
             key = self.display.show(frozen, wait_ms=50)
-            self.keys(key, worker.latest)
+            self.keys(key, window.latest)
         return time.perf_counter() - paused_at

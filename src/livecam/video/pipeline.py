@@ -3,26 +3,24 @@ thread that renders, writes and logs while the main thread runs the CAM step."""
 
 from __future__ import annotations
 
-import json
 import queue
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from livecam.errors import LivecamError, RunAborted
 from livecam.explain import Explanation, TargetMap, compose_overlay
-from livecam.html import run_summary_html
-from livecam.media.sinks import FrameSink
 from livecam.media.sources import Frame
-from livecam.render import HeatmapRenderer, draw_lines, label_bottom, peak_xy
-from livecam.timing import STAGES, StageTimer
+from livecam.render import HeatmapRenderer, draw_lines, label_bottom
+from livecam.timing import StageTimer
+from livecam.video.outputs import Output, Rendered
+from livecam.views import run_summary_html
 
 OUTPUT_QUEUE = 16
 
@@ -89,33 +87,6 @@ class RunSummary:
         return run_summary_html(self)
 
 
-def log_record(item: Processed, peak: tuple[int, int], render_s: float, write_s: float) -> dict:
-    """One JSON-lines record: frame, time, predictions, target, peak, stage timings.
-
-    Every stage of :data:`~livecam.timing.STAGES` is in ``timings_ms``: 0 for
-    one that did not run on this frame (a live frame that reused the last map)."""
-    timings = dict.fromkeys(STAGES, 0.0)
-    timings.update({key: round(value * 1000, 3) for key, value in item.timings.items()})
-    timings.update(render=round(render_s * 1000, 3), write=round(write_s * 1000, 3))
-    record = {
-        "frame": item.frame.index,
-        "time_s": round(item.frame.time_s, 4),
-        "predictions": [
-            {"index": p.index, "label": p.label, "probability": round(p.probability, 6)}
-            for p in item.explanation.predictions
-        ],
-        "target": {
-            "index": item.target.index,
-            "label": item.target.label,
-            "probability": round(item.target.probability, 6),
-        },
-        "peak": list(peak),
-        "timings_ms": timings,
-    }
-    record.update(item.log_fields)
-    return record
-
-
 @contextmanager
 def signals_deferred(summary: RunSummary) -> Iterator[None]:
     """While the outputs are finalised, Ctrl-C and SIGTERM are noted in the
@@ -161,34 +132,23 @@ class OutputWorker:
     """Renders overlays, writes the videos and the log on a thread of its own.
 
     The main thread :meth:`submit`s processed frames; a bounded queue keeps
-    memory flat. :meth:`close` drains the queue and joins the thread, so every
+    memory flat. Each frame is rendered once and handed to every output
+    (:mod:`livecam.video.outputs`: videos, the log, the window's frame, a
+    callback). :meth:`close` drains the queue and joins the thread, so every
     submitted frame is written before the sinks are closed.
     """
 
     def __init__(
-        self,
-        renderer: HeatmapRenderer,
-        timer: StageTimer,
-        overlay_sink: FrameSink | None = None,
-        heatmap_sink: FrameSink | None = None,
-        log: IO[str] | None = None,
-        keep_latest: bool = False,
-        on_overlay: Callable[[np.ndarray, Processed], None] | None = None,
+        self, renderer: HeatmapRenderer, timer: StageTimer, outputs: Sequence[Output] = ()
     ) -> None:
         self.renderer = renderer
         self.timer = timer
-        self.overlay_sink = overlay_sink
-        self.heatmap_sink = heatmap_sink
-        self.log = log
-        self.keep_latest = keep_latest
-        self.on_overlay = on_overlay
-        self.latest: np.ndarray | None = None
+        self.outputs = list(outputs)  # see livecam.video.outputs
         self.frames_done = 0
         # (map, colormap, frame size, coloured map) of the last map coloured
         self._colored: tuple[np.ndarray, int, tuple[int, int], np.ndarray] | None = None
         self.error: BaseException | None = None
         self._queue: queue.Queue = queue.Queue(OUTPUT_QUEUE)
-        self._started = time.perf_counter()  # the logs' wall_s
         self._thread = threading.Thread(target=self._run, daemon=True, name="livecam-writer")
         self._thread.start()
 
@@ -222,20 +182,15 @@ class OutputWorker:
             overlay = compose_overlay(self.renderer, image, colored, text, item.target)
             if item.hud:
                 draw_hud(overlay, item.hud)
-            peak = peak_xy(item.heatmap, width, height) if self.log is not None else None
-        render_s = self.timer.last("render")
+        rendered = Rendered(item, overlay, colored, self.timer.last("render"))
         with self.timer.stage("write"):
-            self._write(self.overlay_sink, overlay, item.frame.time_s)
-            if self.heatmap_sink is not None:
-                self._write(self.heatmap_sink, colored, item.frame.time_s)
-        if self.log is not None:
-            record = log_record(item, peak, render_s, self.timer.last("write"))
-            record["wall_s"] = round(time.perf_counter() - self._started, 4)
-            self.log.write(json.dumps(record) + "\n")
-        if self.keep_latest:
-            self.latest = overlay
-        if self.on_overlay is not None:
-            self.on_overlay(overlay, item)
+            for output in self.outputs:
+                if output.timed:
+                    output.put(rendered)
+        rendered.write_s = self.timer.last("write")
+        for output in self.outputs:
+            if not output.timed:
+                output.put(rendered)
         self.frames_done += 1
 
     def _colorize(self, heatmap: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -247,11 +202,6 @@ class OutputWorker:
             cached = (heatmap, *settings, self.renderer.colorize(heatmap, width, height))
             self._colored = cached
         return cached[3]
-
-    @staticmethod
-    def _write(sink: FrameSink | None, image: np.ndarray, time_s: float) -> None:
-        if sink is not None:
-            sink.write(image, time_s)
 
 
 def draw_hud(frame: np.ndarray, lines: list[str]) -> None:

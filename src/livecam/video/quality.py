@@ -9,7 +9,8 @@ from collections.abc import Callable
 from livecam.runtime import faster_precisions
 from livecam.tuning import fidelity
 from livecam.tuning.governor import CostCache, Governor, QualityLevel, ladder
-from livecam.video.cam_worker import ExplainerCache, LiveMap, VariantBuilder
+from livecam.video.cam_worker import LiveMap, VariantBuilder
+from livecam.video.explainers import ExplainerCache
 
 
 class QualityController:
