@@ -353,3 +353,22 @@ def test_every_command_sees_the_plugged_method_runtime_and_kind(plugins, regress
     refused = invoke("image", photo, "-m", regressor_file, "--runtime", "eager-keras",
                      "--aug-smooth", "-o", tmp_path / "refused")  # fmt: skip
     assert refused.exit_code == 1 and "--aug-smooth runs on --runtime tensorflow" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("runtime", "message"),
+    [("onnx", "unknown runtime 'onnx'"), ("auto", "chosen by measuring when the model loads")],
+)
+def test_a_runtime_the_unchecked_loader_carried_fails_clearly_at_the_engine(runtime, message):
+    from conftest import scaled, tiny_classifier
+    from livecam import CamEngine, from_keras
+    from livecam.errors import RuntimeChoiceError
+    from livecam.models import from_keras as unchecked
+
+    carried = unchecked(tiny_classifier(), preprocess=scaled, runtime=runtime)
+    assert carried.runtime == runtime  # livecam.models only carries the name
+    with pytest.raises(RuntimeChoiceError, match=message):
+        CamEngine(carried)
+    if runtime != "auto":
+        with pytest.raises(RuntimeChoiceError, match=message):
+            from_keras(tiny_classifier(), preprocess=scaled, runtime=runtime)

@@ -192,8 +192,10 @@ def negotiate(
     mean over the grid (not with ``eigen_smooth``: an SVD).
 
     Raises:
-        RuntimeChoiceError: The runtime cannot serve one of the method's needs.
+        RuntimeChoiceError: The runtime is unknown or not installed, cannot run
+            the model's precision, or cannot serve one of the method's needs.
     """
+    check_runtime(model.runtime, model.precision)  # a model loaded without livecam.load_model
     needs = {
         "the gradient at the input": method.uses_input_gradients,
         "noisy copies of the input": bool(method.noise_samples),
