@@ -202,6 +202,49 @@ def test_the_conversion_is_cached_and_a_second_load_reads_it(isolated_cache):
     np.testing.assert_array_equal(first(images)["layer_0"], again(images)["layer_0"])
 
 
+def rescaled(scale: float, offset: float):
+    """A Rescaling inside the model, then one set of weights (seeded): two
+    scalings are two models with the same weights' bytes."""
+    import keras
+
+    keras.utils.set_random_seed(21)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Rescaling(scale, offset)(inputs)
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="cam")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+
+@needs_openvino
+def test_a_cached_conversion_is_never_reused_for_another_architecture():
+    """Review finding 1: the key hashed the weights and the external
+    preprocessing only, so a model with the same weights and another Rescaling
+    inside ran the first one's conversion."""
+    from dataclasses import replace
+
+    from livecam import runtime
+    from livecam.loading import from_keras
+
+    images = np.random.default_rng(2).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    unit = from_keras(rescaled(1 / 255, 0.0), layer="cam", runtime="openvino")
+    centred = from_keras(rescaled(1 / 127.5, -1.0), layer="cam", runtime="openvino")
+    assert [w.tobytes() for w in unit.model.get_weights()] == [
+        w.tobytes() for w in centred.model.get_weights()
+    ]
+    CamEngine(unit)(images)  # converted and cached first
+    assert runtime.backbone(centred).path != runtime.backbone(unit).path
+    for bundle in (unit, centred):
+        on_tf = CamEngine(replace(bundle, runtime="tensorflow"))(images)
+        on_ov = CamEngine(bundle)(images)
+        np.testing.assert_allclose(on_ov.probabilities, on_tf.probabilities, atol=1e-4)
+        np.testing.assert_allclose(on_ov.maps, on_tf.maps, atol=1e-3)
+    again = from_keras(rescaled(1 / 255, 0.0), layer="cam", runtime="openvino")  # other names
+    assert (
+        runtime.backbone(again).path == runtime.backbone(unit).path
+        and runtime.backbone(again).cached
+    )
+
+
 @needs_openvino
 @pytest.mark.parametrize(
     ("method", "options", "layer", "needs"),

@@ -310,3 +310,42 @@ def rebuild(model, input_size: int | None = None, policy: str | None = None):
             f"take other sizes)"
         ) from exc
     return new_model, removed or "softmax"
+
+
+def architecture(model) -> str:
+    """The model's whole configuration (layers, their options, their wiring,
+    nested models) as canonical JSON, with every layer and model name replaced
+    by its order of appearance: two builds of one architecture agree whatever
+    Keras named their layers, and anything else that differs (an activation, a
+    ``Rescaling``, an epsilon, strides) tells them apart."""
+    import json
+
+    config = json.loads(model.to_json())
+    names: dict[str, str] = {}
+
+    def collect(node) -> None:
+        """Every model's and layer's name: the entries of each ``layers`` list."""
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "layers" and isinstance(value, list):
+                    for layer in value:
+                        name = (
+                            layer.get("config", {}).get("name") if isinstance(layer, dict) else None
+                        )
+                        if isinstance(name, str) and name not in names:
+                            names[name] = f"\x00layer{len(names)}"
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    def renamed(node):
+        if isinstance(node, dict):
+            return {key: renamed(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [renamed(value) for value in node]
+        return names.get(node, node) if isinstance(node, str) else node
+
+    names[config.get("config", {}).get("name")] = "\x00model"
+    collect(config)
+    return json.dumps(renamed(config), sort_keys=True)

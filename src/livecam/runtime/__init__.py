@@ -252,15 +252,18 @@ def runs_head(model: LoadedModel) -> bool:
 
 
 def model_digest(model: LoadedModel) -> str:
-    """What the model computes, as a hex digest: its weights' bytes and its
-    preprocessing of a fixed ramp image (a function's name would not tell two
-    lambdas apart). Computed once per model variant."""
+    """What the model computes, as a hex digest: its architecture (the whole
+    configuration, layer names aside: :func:`livecam.models.graph.architecture`),
+    its weights' bytes and its preprocessing of a fixed ramp image (a function's
+    name would not tell two lambdas apart). Computed once per model variant."""
     if "digest" not in model.cache:
         import hashlib
 
         import tensorflow as tf
 
-        digest = hashlib.sha256()
+        from livecam.models import graph
+
+        digest = hashlib.sha256(graph.architecture(model.model).encode())
         for weights in model.model.get_weights():
             digest.update(np.ascontiguousarray(weights).tobytes())
         height, width = model.input_size
