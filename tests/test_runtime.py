@@ -246,6 +246,30 @@ def test_a_cached_conversion_is_never_reused_for_another_architecture():
 
 
 @needs_openvino
+@pytest.mark.parametrize("method", ["ablationcam", "gradcam", "scorecam"])
+def test_a_model_with_free_input_sizes_runs_every_pass_on_openvino(method):
+    """Review finding 11: Ablation-CAM on OpenVINO multiplied the free (None)
+    dimensions of the CAM layer's output: a TypeError, not a map."""
+    from dataclasses import replace
+
+    import keras
+
+    from livecam.loading import from_keras
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="cam")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    free = keras.Model(inputs, keras.layers.Dense(3)(x))
+    bundle = from_keras(free, layer="cam", runtime="openvino", preprocess=lambda v: v / 255.0)
+    images = np.random.default_rng(5).integers(0, 256, (2, *bundle.input_size, 3), np.uint8)
+    on_ov = CamEngine(bundle, method)(images)
+    on_tf = CamEngine(replace(bundle, runtime="tensorflow"), method)(images)
+    assert on_ov.maps.shape == on_tf.maps.shape == (2, 1, 111, 111)
+    np.testing.assert_allclose(on_ov.maps, on_tf.maps, atol=1e-4)
+
+
+@needs_openvino
 @pytest.mark.parametrize(
     ("method", "options", "layer", "needs"),
     [

@@ -48,13 +48,25 @@ def test_the_counter_finds_a_cycle_and_the_units_have_none():
     assert graph.cycles(units, set(arrows)) == []
 
 
-def test_the_counter_sees_imports_inside_functions_but_not_type_checking(tmp_path):
+def test_the_counter_sees_imports_inside_functions_but_not_type_checking(tmp_path, monkeypatch):
     graph = _import_graph()
-    module = graph.ROOT / "runtime" / "openvino.py"  # imports livecam.media inside a function
-    found = {name for name, _ in graph.imported_modules(module)}
-    assert "livecam.media" in found
-    engine = {name for name, _ in graph.imported_modules(graph.ROOT / "runtime" / "__init__.py")}
-    assert "livecam.models" not in engine  # only under TYPE_CHECKING there
+    package = tmp_path / "livecam"
+    (package / "low").mkdir(parents=True)
+    (package / "low" / "__init__.py").write_text("")
+    (package / "high.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from livecam import typed\n"
+        "def later():\n"
+        "    from .low import thing\n"
+    )
+    (package / "typed.py").write_text("import livecam.high\n")
+    monkeypatch.setattr(graph, "ROOT", package)
+    units, arrows = graph.graph()
+    assert units == {"high", "low", "typed"}
+    assert set(arrows) == {("high", "low"), ("typed", "high")}
+    assert arrows[("high", "low")] == ["high.py:5"]
+    assert graph.cycles(units, set(arrows)) == []  # the TYPE_CHECKING arrow would close one
 
 
 def test_no_module_is_longer_than_the_limit():

@@ -172,7 +172,7 @@ class CamEngine:
                 tf.TensorSpec([num_targets], tf.int32, name="targets"),
             ]
             if self._backbone is not None:  # the CAM layer's activations, from the runtime
-                shape = self._feature_model.outputs[0].shape
+                shape = graph.output_shapes_at(self._feature_model, self.input_size)[0]
                 signature.append(tf.TensorSpec(shape, tf.float32, name="activations"))
                 if self._backbone.head:  # and the head's results
                     classes = self._feature_model.outputs[-1].shape[-1]

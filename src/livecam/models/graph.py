@@ -349,3 +349,18 @@ def architecture(model) -> str:
     names[config.get("config", {}).get("name")] = "\x00model"
     collect(config)
     return json.dumps(renamed(config), sort_keys=True)
+
+
+def output_shapes_at(model, input_size: tuple[int, int]) -> list[tuple]:
+    """Each output's shape for a batch of images of ``input_size`` (the batch
+    left free): a model with free input sizes has no fixed shape of its own."""
+    shapes = [tuple(output.shape) for output in model.outputs]
+    if all(None not in shape[1:] for shape in shapes):
+        return shapes
+    computed = model.compute_output_shape((1, *input_size, model.inputs[0].shape[-1]))
+    computed = (
+        computed
+        if isinstance(computed, (list, tuple)) and isinstance(computed[0], (list, tuple))
+        else [computed]
+    )
+    return [(None, *shape[1:]) for shape in computed]

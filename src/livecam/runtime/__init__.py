@@ -238,8 +238,19 @@ def head_scorer(model: LoadedModel, head):
 
     if get(model.runtime).in_step:
         return None
-    values = math.prod(head.inputs[0].shape[1:])
+    values = math.prod(_cam_layer_shape(model))
     return scorer(model, model.cam_layer) if head.count_params() >= HEAVY_HEAD * values else None
+
+
+def _cam_layer_shape(model: LoadedModel) -> tuple[int, ...]:
+    """The CAM layer's output shape for one image at the model's input size
+    (a model with free input sizes has none of its own)."""
+    import keras
+
+    from livecam.models import graph
+
+    upto = keras.Model(model.model.inputs, model.model.get_layer(model.cam_layer).output)
+    return tuple(graph.output_shapes_at(upto, model.input_size)[0][1:])
 
 
 def runs_head(model: LoadedModel) -> bool:
